@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto';
+
+/** The parts of an HTTP request that key building reads; both Express and Fastify requests fit. */
+export interface CacheRequest {
+  method: string;
+  url: string;
+  originalUrl?: string;
+  headers: Record<string, string | string[] | undefined>;
+  params?: unknown;
+  user?: unknown;
+  route?: { path?: unknown };
+  routeOptions?: { url?: string };
+}
+
+/** Finds the authenticated user's id, or `undefined` for an anonymous request. */
+export type UserIdResolver = (request: CacheRequest) => string | number | undefined | null;
+
+/** Everything a key builder may read about the request being cached. */
+export interface KeyContext {
+  /** The raw adapter request (Express or Fastify). */
+  readonly request: CacheRequest;
+  /** Route path parameters, as the router decoded them. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Query string parameters, decoded; a repeated name gives an array in request order. */
+  readonly query: Readonly<Record<string, string | string[]>>;
+  /** The query string normalised: names sorted, repeated names kept in order, every part encoded. */
+  readonly normalizedQuery: string;
+  /** `request.user` (the Passport convention). */
+  readonly user: unknown;
+  /** The authenticated user's id as a string, or `undefined` when the request is anonymous. */
+  readonly userId: string | undefined;
+  /** Name of the controller class. */
+  readonly className: string;
+  /** Name of the handler method. */
+  readonly handlerName: string;
+  /** Namespace of the route (`@Cached({ namespace })`). */
+  readonly namespace: string;
+  /** The route pattern as registered with the router, e.g. `/users/:id`. */
+  readonly routePath: string;
+}
+
+/**
+ * Builds the cache key of a request, relative to the module's prefix. A result that does not start with
+ * `namespace:` is placed under the namespace. `undefined` means "do not cache this request".
+ * Interpolate request values through {@link encodeKeySegment} so that no input can forge a separator.
+ */
+export interface KeyBuilder {
+  (context: KeyContext): string | undefined | Promise<string | undefined>;
+  /** Set on builders whose keys belong to one user: their responses are `private` and never shared. */
+  readonly userScoped?: boolean;
+}
+
+/** Longest key ever written, in bytes. */
+export const MAX_KEY_BYTES = 256;
+const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Whether a namespace or key prefix is usable: 1-64 characters of `A-Z a-z 0-9 _ . -`. */
+export function isValidKeyName(name: string): boolean {
+  return NAME_PATTERN.test(name);
+}
+
+const EXTRA_RESERVED = /[!'()*]/g;
+
+/**
+ * Encodes one value for use inside a key: the result never contains `:`, `*`, `?`, `[`, `]`, `#`, `&`, `=`,
+ * spaces or non-ASCII characters, and distinct inputs give distinct outputs.
+ */
+export function encodeKeySegment(value: string | number): string {
+  return encodeURIComponent(String(value)).replace(
+    EXTRA_RESERVED,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function decodeQueryPart(part: string): string {
+  const plusDecoded = part.includes('+') ? part.replace(/\+/g, ' ') : part;
+  try {
+    return decodeURIComponent(plusDecoded);
+  } catch {
+    // Malformed escapes reach the handler as they are (Express and Fastify both do this).
+    return plusDecoded;
+  }
+}
+
+/** Splits a raw query string into decoded name/value pairs, in order. */
+export function parseQueryPairs(raw: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  if (raw === '') return pairs;
+  for (const part of raw.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = decodeQueryPart(eq === -1 ? part : part.slice(0, eq));
+    const value = eq === -1 ? '' : decodeQueryPart(part.slice(eq + 1));
+    pairs.push([name, value]);
+  }
+  return pairs;
+}
+
+/** Sorted by name (stable, so repeated names keep their order) and re-encoded: `a=1&a=2&b=x`. */
+export function normalizeQuery(pairs: ReadonlyArray<readonly [string, string]>): string {
+  if (pairs.length === 0) return '';
+  const sorted = pairs.length === 1 ? pairs : [...pairs].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  let out = '';
+  for (const [name, value] of sorted) {
+    out += `${out === '' ? '' : '&'}${encodeKeySegment(name)}=${encodeKeySegment(value)}`;
+  }
+  return out;
+}
+
+/** Path parameters as `name=value&...`, sorted by name and encoded. */
+export function normalizeParams(params: Readonly<Record<string, string>>): string {
+  const names = Object.keys(params);
+  if (names.length === 0) return '';
+  return normalizeQuery(names.map((name) => [name, String(params[name])] as [string, string]));
+}
+
+function toParams(value: unknown): Record<string, string> {
+  if (value === null || typeof value !== 'object') return {};
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v !== undefined) out[name] = String(v);
+  }
+  return out;
+}
+
+/** {@link KeyContext} whose derived fields are computed on first read only. */
+export class RequestKeyContext implements KeyContext {
+  private queryPairsCache?: Array<[string, string]>;
+  private queryCache?: Record<string, string | string[]>;
+  private normalizedQueryCache?: string;
+  private paramsCache?: Record<string, string>;
+  private userIdCache?: { value: string | undefined };
+
+  constructor(
+    readonly request: CacheRequest,
+    readonly namespace: string,
+    readonly className: string,
+    readonly handlerName: string,
+    private readonly resolveUserId: UserIdResolver,
+  ) {}
+
+  get user(): unknown {
+    return this.request.user;
+  }
+
+  get userId(): string | undefined {
+    if (this.userIdCache === undefined) {
+      const id = this.resolveUserId(this.request);
+      this.userIdCache = { value: id === undefined || id === null || id === '' ? undefined : String(id) };
+    }
+    return this.userIdCache.value;
+  }
+
+  get params(): Record<string, string> {
+    return (this.paramsCache ??= toParams(this.request.params));
+  }
+
+  get routePath(): string {
+    const routePath = this.request.route?.path ?? this.request.routeOptions?.url;
+    return typeof routePath === 'string' ? routePath : this.pathname();
+  }
+
+  get query(): Record<string, string | string[]> {
+    if (this.queryCache === undefined) {
+      const query: Record<string, string | string[]> = {};
+      for (const [name, value] of this.queryPairs()) {
+        const existing = query[name];
+        query[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+      }
+      this.queryCache = query;
+    }
+    return this.queryCache;
+  }
+
+  get normalizedQuery(): string {
+    return (this.normalizedQueryCache ??= normalizeQuery(this.queryPairs()));
+  }
+
+  private rawUrl(): string {
+    return this.request.originalUrl ?? this.request.url;
+  }
+
+  private pathname(): string {
+    const url = this.rawUrl();
+    const q = url.indexOf('?');
+    return q === -1 ? url : url.slice(0, q);
+  }
+
+  private queryPairs(): Array<[string, string]> {
+    if (this.queryPairsCache === undefined) {
+      const url = this.rawUrl();
+      const q = url.indexOf('?');
+      this.queryPairsCache = q === -1 ? [] : parseQueryPairs(url.slice(q + 1));
+    }
+    return this.queryPairsCache;
+  }
+}
+
+/** The authenticated user's id under the Passport convention: `request.user.id`. */
+export const defaultUserIdResolver: UserIdResolver = (request) => {
+  const user = request.user;
+  if (user === null || typeof user !== 'object') return undefined;
+  const id = (user as { id?: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+};
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+/**
+ * Turns a key builder's result into the stored key `prefix:namespace:rest`. Keys longer than
+ * {@link MAX_KEY_BYTES} keep their namespace and first segment (so invalidation still finds them) and hash
+ * the rest; `#` marks a hashed tail and never occurs in an encoded segment.
+ */
+export function toStoreKey(prefix: string, namespace: string, built: string): string {
+  let rest: string;
+  if (built === namespace) rest = '';
+  else if (built.startsWith(namespace) && built.charCodeAt(namespace.length) === 58 /* : */)
+    rest = built.slice(namespace.length + 1);
+  else rest = built;
+  if (rest === '') rest = '_';
+  const key = `${prefix}:${namespace}:${rest}`;
+  if (key.length <= MAX_KEY_BYTES / 4 || Buffer.byteLength(key) <= MAX_KEY_BYTES) return key;
+  const colon = rest.indexOf(':');
+  const head = colon === -1 ? '' : rest.slice(0, colon);
+  const base = `${prefix}:${namespace}:`;
+  if (head !== '' && Buffer.byteLength(base) + Buffer.byteLength(head) + 46 <= MAX_KEY_BYTES) {
+    return `${base}${head}:#${hashOf(rest)}`;
+  }
+  return `${base}#${hashOf(rest)}`;
+}
+
+/** A set of stored keys that one invalidation removes. */
+export interface KeySelector {
+  /** A Redis `MATCH` pattern (every literal part escaped) that finds at least every selected key. */
+  readonly pattern: string;
+  /** Exact membership test, applied to every key the pattern found. */
+  matches(key: string): boolean;
+}
+
+/** Escapes the glob metacharacters of a Redis `MATCH` pattern. */
+export function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
+}
+
+/** Every key of one namespace. */
+export function namespaceSelector(prefix: string, namespace: string): KeySelector {
+  const start = `${prefix}:${namespace}:`;
+  return { pattern: `${escapeGlob(start)}*`, matches: (key) => key.startsWith(start) };
+}
+
+/** Every key under the module's prefix. */
+export function prefixSelector(prefix: string): KeySelector {
+  const start = `${prefix}:`;
+  return { pattern: `${escapeGlob(start)}*`, matches: (key) => key.startsWith(start) };
+}
+
+/**
+ * Keys whose first segment after the namespace is exactly `owner` (already encoded): in `namespace`, or in
+ * every namespace when `namespace` is undefined.
+ */
+export function ownerSelector(prefix: string, owner: string, namespace?: string): KeySelector {
+  const nsPart = namespace === undefined ? '*' : escapeGlob(namespace);
+  const start = `${prefix}:`;
+  return {
+    pattern: `${escapeGlob(start)}${nsPart}:${escapeGlob(owner)}*`,
+    matches: (key) => {
+      if (!key.startsWith(start)) return false;
+      const nsEnd = key.indexOf(':', start.length);
+      if (nsEnd === -1) return false;
+      if (namespace !== undefined && key.slice(start.length, nsEnd) !== namespace) return false;
+      const ownerEnd = key.indexOf(':', nsEnd + 1);
+      return key.slice(nsEnd + 1, ownerEnd === -1 ? undefined : ownerEnd) === owner;
+    },
+  };
+}
+
+/**
+ * Keys whose rest (after `prefix:namespace:`) starts with the literal `restPrefix`: for example
+ * `list:` in the `users` namespace.
+ */
+export function restPrefixSelector(prefix: string, namespace: string, restPrefix: string): KeySelector {
+  const start = `${prefix}:${namespace}:${restPrefix}`;
+  return { pattern: `${escapeGlob(start)}*`, matches: (key) => key.startsWith(start) };
+}

@@ -1,0 +1,93 @@
+import type { KeyBuilder, UserIdResolver } from './cache-key.js';
+
+/** Connection settings of the Redis backend. */
+export interface RedisCacheOptions {
+  /**
+   * Whether responses are stored in Redis. When false, or while Redis is unreachable, the memory store is used.
+   * @default false
+   */
+  enabled?: boolean;
+  /**
+   * A full connection URL (`redis://[:password@]host:port[/db]`). Wins over `host`/`port`/`password`/`db`.
+   * @example 'redis://cache.internal:6379/2'
+   */
+  url?: string;
+  /** @default 'localhost' */
+  host?: string;
+  /** @default 6379 */
+  port?: number;
+  /** Never logged. Special characters are URL-encoded for you. @default undefined (no AUTH) */
+  password?: string;
+  /** Logical database number. @default 0 */
+  db?: number;
+  /**
+   * Upper bound, in milliseconds, of every Redis operation issued on the request path. A slower operation is
+   * abandoned and the request is served as if the cache had missed.
+   * @default 150
+   */
+  operationTimeout?: number;
+  /** Milliseconds to wait for a TCP connection before the attempt counts as failed. @default 2000 */
+  connectTimeout?: number;
+}
+
+/** Bounds of the in-process memory store (also the fallback while Redis is unreachable). */
+export interface MemoryCacheOptions {
+  /** Most entries kept; the least recently used entry is evicted first. @default 10000 */
+  maxEntries?: number;
+  /** Most bytes of stored bodies kept (UTF-16 length × 2, approximately). @default 67108864 (64 MiB) */
+  maxBytes?: number;
+}
+
+/** Options of {@link CacheModule}. Every field is optional; defaults are listed per field. */
+export interface CacheModuleOptions {
+  /**
+   * Master switch. When false, `@Cached()` routes run their handler every time with no cache headers, no store
+   * is created, no Redis connection is attempted and invalidation calls do nothing.
+   * @default false
+   */
+  enabled?: boolean;
+  /** Time to live of an entry, in seconds, for routes that do not set `expire`. @default 300 */
+  defaultTtl?: number;
+  /** Prefix of every key this module writes; `invalidateAll()` removes only keys under it. @default 'cache' */
+  keyPrefix?: string;
+  /** Name of the response header that says `HIT` or `MISS`. @default 'X-Cache' */
+  statusHeader?: string;
+  /** Redis backend. @default { enabled: false } */
+  redis?: RedisCacheOptions;
+  /** Memory store bounds. */
+  memory?: MemoryCacheOptions;
+  /**
+   * Request headers that carry credentials. User-scoped responses name them in `Vary`, and a response to a
+   * request that carries one is marked `private`.
+   * @default ['Authorization', 'X-API-Key']
+   */
+  authHeaders?: string[];
+  /**
+   * How to find the authenticated user's id for user-scoped keys.
+   * @default request.user.id (the Passport convention)
+   */
+  userId?: UserIdResolver;
+  /** Key builder for routes that do not set one. @default the method, route, params and normalised query */
+  keyBuilder?: KeyBuilder;
+}
+
+/** Options with every default applied; what the rest of the module reads. */
+export interface ResolvedCacheOptions {
+  enabled: boolean;
+  defaultTtl: number;
+  keyPrefix: string;
+  statusHeader: string;
+  redis: {
+    enabled: boolean;
+    url: string;
+    /** The URL with the password masked, safe to log. */
+    safeUrl: string;
+    hasPassword: boolean;
+    operationTimeout: number;
+    connectTimeout: number;
+  };
+  memory: Required<MemoryCacheOptions>;
+  authHeaders: string[];
+  userId: UserIdResolver;
+  keyBuilder: KeyBuilder | undefined;
+}

@@ -1,0 +1,205 @@
+import { CacheConfigError } from './cache.errors.js';
+import { defaultUserIdResolver, isValidKeyName } from './cache-key.js';
+import type { CacheModuleOptions, ResolvedCacheOptions } from './cache-options.interface.js';
+
+/** Reads one variable; `ConfigService` and `process.env` both fit. */
+export type EnvReader = (name: string) => unknown;
+
+/** The environment variables {@link cacheOptionsFromEnv} reads, with their defaults. */
+export const CACHE_ENV_VARIABLES = [
+  'CACHE_ENABLED',
+  'CACHE_DEFAULT_TTL',
+  'CACHE_KEY_PREFIX',
+  'CACHE_STATUS_HEADER',
+  'CACHE_MEMORY_MAX_ENTRIES',
+  'CACHE_MEMORY_MAX_BYTES',
+  'REDIS_ENABLED',
+  'REDIS_URL',
+  'REDIS_HOST',
+  'REDIS_PORT',
+  'REDIS_PASSWORD',
+  'REDIS_DB',
+  'REDIS_OPERATION_TIMEOUT_MS',
+  'REDIS_CONNECT_TIMEOUT_MS',
+] as const;
+
+const DEFAULTS = {
+  enabled: false,
+  defaultTtl: 300,
+  keyPrefix: 'cache',
+  statusHeader: 'X-Cache',
+  redisHost: 'localhost',
+  redisPort: 6379,
+  redisDb: 0,
+  operationTimeout: 150,
+  connectTimeout: 2000,
+  maxEntries: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+  authHeaders: ['Authorization', 'X-API-Key'],
+} as const;
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function text(read: EnvReader, name: string): string | undefined {
+  const value = read(name);
+  if (value === undefined || value === null) return undefined;
+  const s = String(value as string | number | boolean).trim();
+  return s === '' ? undefined : s;
+}
+
+function bool(read: EnvReader, name: string): boolean | undefined {
+  const s = text(read, name);
+  if (s === undefined) return undefined;
+  const lower = s.toLowerCase();
+  if (TRUE_WORDS.has(lower)) return true;
+  if (FALSE_WORDS.has(lower)) return false;
+  throw new CacheConfigError(name, `expected true or false, got "${s}"`);
+}
+
+function integer(read: EnvReader, name: string, min: number, max: number, what: string): number | undefined {
+  const s = text(read, name);
+  if (s === undefined) return undefined;
+  const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new CacheConfigError(name, `expected ${what}, got "${s}"`);
+  return n;
+}
+
+/**
+ * Builds module options from environment variables (names are part of the public contract).
+ * @throws CacheConfigError naming the variable and its bad value (never a password).
+ */
+export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name]): CacheModuleOptions {
+  const redisUrl = text(read, 'REDIS_URL');
+  if (redisUrl !== undefined) parseRedisUrl(redisUrl, 'REDIS_URL');
+  const statusHeader = text(read, 'CACHE_STATUS_HEADER');
+  if (statusHeader !== undefined && !HEADER_TOKEN.test(statusHeader)) {
+    throw new CacheConfigError('CACHE_STATUS_HEADER', `expected an HTTP header name, got "${statusHeader}"`);
+  }
+  const keyPrefix = text(read, 'CACHE_KEY_PREFIX');
+  if (keyPrefix !== undefined && !isValidKeyName(keyPrefix)) {
+    throw new CacheConfigError('CACHE_KEY_PREFIX', `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`);
+  }
+  const password = read('REDIS_PASSWORD');
+  return {
+    enabled: bool(read, 'CACHE_ENABLED'),
+    defaultTtl: integer(read, 'CACHE_DEFAULT_TTL', 1, 31_536_000, 'a positive integer'),
+    keyPrefix,
+    statusHeader,
+    memory: {
+      maxEntries: integer(read, 'CACHE_MEMORY_MAX_ENTRIES', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+      maxBytes: integer(read, 'CACHE_MEMORY_MAX_BYTES', 1024, Number.MAX_SAFE_INTEGER, 'an integer of at least 1024'),
+    },
+    redis: {
+      enabled: bool(read, 'REDIS_ENABLED'),
+      url: redisUrl,
+      host: text(read, 'REDIS_HOST'),
+      port: integer(read, 'REDIS_PORT', 1, 65_535, 'a port number (1-65535)'),
+      // Passwords are taken as they are: leading or trailing spaces may be part of them.
+      password: typeof password === 'string' && password !== '' ? password : undefined,
+      db: integer(read, 'REDIS_DB', 0, 1_000_000, 'a non-negative integer'),
+      operationTimeout: integer(read, 'REDIS_OPERATION_TIMEOUT_MS', 1, 60_000, 'a positive integer (ms)'),
+      connectTimeout: integer(read, 'REDIS_CONNECT_TIMEOUT_MS', 1, 600_000, 'a positive integer (ms)'),
+    },
+  };
+}
+
+interface ParsedRedisUrl {
+  url: URL;
+  hasPassword: boolean;
+}
+
+function parseRedisUrl(raw: string, variable: string): ParsedRedisUrl {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The raw value may hold a password: only its shape is reported.
+    throw new CacheConfigError(variable, 'expected a URL like redis://host:6379/0, got a value that is not a URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new CacheConfigError(variable, `expected a redis:// or rediss:// URL, got protocol "${url.protocol}"`);
+  }
+  if (url.hostname === '') throw new CacheConfigError(variable, 'expected a URL with a host name');
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) {
+    throw new CacheConfigError(variable, `expected a database number as the URL path, got "/${db}"`);
+  }
+  return { url, hasPassword: url.password !== '' };
+}
+
+function maskPassword(url: URL): string {
+  if (url.password === '') return url.toString();
+  const masked = new URL(url.toString());
+  masked.password = '***';
+  return masked.toString();
+}
+
+function positiveInt(value: number | undefined, fallback: number, option: string, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new CacheConfigError(option, `expected an integer of at least ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function resolveRedisUrl(options: CacheModuleOptions): ParsedRedisUrl {
+  const redis = options.redis ?? {};
+  if (redis.url !== undefined) {
+    const parsed = parseRedisUrl(redis.url, 'redis.url');
+    if (!parsed.hasPassword && redis.password !== undefined) {
+      parsed.url.password = encodeURIComponent(redis.password);
+      parsed.hasPassword = true;
+    }
+    return parsed;
+  }
+  const host = redis.host ?? DEFAULTS.redisHost;
+  const port = positiveInt(redis.port, DEFAULTS.redisPort, 'redis.port');
+  const db = positiveInt(redis.db, DEFAULTS.redisDb, 'redis.db', 0);
+  const url = new URL('redis://localhost');
+  url.hostname = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  url.port = String(port);
+  url.pathname = `/${db}`;
+  if (redis.password !== undefined && redis.password !== '') url.password = encodeURIComponent(redis.password);
+  return { url, hasPassword: url.password !== '' };
+}
+
+/**
+ * Applies defaults and checks every option once; the rest of the module reads only the result.
+ * @throws CacheConfigError naming the option at fault.
+ */
+export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedCacheOptions {
+  const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
+  if (!isValidKeyName(keyPrefix)) {
+    throw new CacheConfigError('keyPrefix', `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`);
+  }
+  const statusHeader = options.statusHeader ?? DEFAULTS.statusHeader;
+  if (!HEADER_TOKEN.test(statusHeader)) {
+    throw new CacheConfigError('statusHeader', `expected an HTTP header name, got "${statusHeader}"`);
+  }
+  const redis = options.redis ?? {};
+  const redisEnabled = redis.enabled ?? false;
+  const { url, hasPassword } = resolveRedisUrl(options);
+  return {
+    enabled: options.enabled ?? DEFAULTS.enabled,
+    defaultTtl: positiveInt(options.defaultTtl, DEFAULTS.defaultTtl, 'defaultTtl'),
+    keyPrefix,
+    statusHeader,
+    redis: {
+      enabled: redisEnabled,
+      url: url.toString(),
+      safeUrl: maskPassword(url),
+      hasPassword,
+      operationTimeout: positiveInt(redis.operationTimeout, DEFAULTS.operationTimeout, 'redis.operationTimeout'),
+      connectTimeout: positiveInt(redis.connectTimeout, DEFAULTS.connectTimeout, 'redis.connectTimeout'),
+    },
+    memory: {
+      maxEntries: positiveInt(options.memory?.maxEntries, DEFAULTS.maxEntries, 'memory.maxEntries'),
+      maxBytes: positiveInt(options.memory?.maxBytes, DEFAULTS.maxBytes, 'memory.maxBytes'),
+    },
+    authHeaders: options.authHeaders ?? [...DEFAULTS.authHeaders],
+    userId: options.userId ?? defaultUserIdResolver,
+    keyBuilder: options.keyBuilder,
+  };
+}

@@ -1,0 +1,308 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  StreamableFile,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { from, mergeMap, of, tap, type Observable } from 'rxjs';
+import { CacheBackend } from './cache-backend.js';
+import { RequestKeyContext, toStoreKey, type CacheRequest, type KeyBuilder } from './cache-key.js';
+import type { ResolvedCacheOptions } from './cache-options.interface.js';
+import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
+import { CACHED_METADATA } from './cached.metadata.js';
+import { ifNoneMatchHits, strongEtag } from './http/etag.js';
+import { parseRequestDirectives, responseForbidsStore, type RequestDirectives } from './http/request-directives.js';
+import { responseAccessFor, type ResponseAccess, type SendFunction } from './http/response-access.js';
+import { defaultKeyBuilder } from './key-builders.js';
+import type { StoredResponse } from './stores/cache-store.interface.js';
+
+const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
+const RESPONSE_PARAM = '1';
+const NEXT_PARAM = '2';
+
+/** Everything about a decorated route that does not change between requests, worked out once. */
+export interface RoutePlan {
+  readonly namespace: string;
+  readonly ttlSeconds: number;
+  readonly keyBuilder: KeyBuilder;
+  readonly userScoped: boolean;
+  readonly className: string;
+  readonly handlerName: string;
+}
+
+/** Per-request state of a miss, shared between the handler's completion and the send hook. */
+interface MissState {
+  handlerDone: boolean;
+  storable: boolean;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+function isStreamResult(value: unknown): boolean {
+  return (
+    value instanceof StreamableFile ||
+    (typeof value === 'object' && value !== null && typeof (value as { pipe?: unknown }).pipe === 'function')
+  );
+}
+
+/** Whether the handler writes the response itself through `@Res()` / `@Next()` without passthrough. */
+function handlesResponseItself(controller: object, handlerName: string): boolean {
+  if (Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, controller, handlerName) === true) return false;
+  const args = Reflect.getMetadata(NEST_ROUTE_ARGS_METADATA, controller, handlerName) as object | undefined;
+  if (args === undefined) return false;
+  return Object.keys(args).some((k) => {
+    const type = k.split(':')[0];
+    return type === RESPONSE_PARAM || type === NEXT_PARAM;
+  });
+}
+
+/**
+ * Serves `@Cached()` routes from the cache. Extension points: override {@link isRequestCacheable} or
+ * {@link planFor} in a subclass and bind it with `@UseInterceptors()`.
+ */
+@Injectable()
+export class CacheInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('Cache');
+  private readonly plans = new Map<Function, RoutePlan | null>();
+  private readonly authHeaders: readonly string[];
+  private readonly statusHeader: string;
+  private readonly debug: boolean;
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly backend: CacheBackend,
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+  ) {
+    this.authHeaders = options.authHeaders.map((h) => h.toLowerCase());
+    this.statusHeader = options.statusHeader;
+    this.debug = Logger.isLevelEnabled('debug');
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (!this.backend.enabled || context.getType() !== 'http') return next.handle();
+    const plan = this.planFor(context);
+    if (plan === undefined) return next.handle();
+    const request = context.switchToHttp().getRequest<CacheRequest>();
+    const method = request.method;
+    if ((method !== 'GET' && method !== 'HEAD') || !this.isRequestCacheable(context, request)) return next.handle();
+    const directives = parseRequestDirectives(request.headers);
+    const keyContext = new RequestKeyContext(
+      request,
+      plan.namespace,
+      plan.className,
+      plan.handlerName,
+      this.options.userId,
+    );
+    const built = plan.keyBuilder(keyContext);
+    if (isPromise(built)) {
+      return from(built).pipe(mergeMap((key) => this.withKey(context, next, plan, request, directives, key)));
+    }
+    return this.withKey(context, next, plan, request, directives, built);
+  }
+
+  /** Hook: return false to serve a request uncached (no header, no read, no write). */
+  protected isRequestCacheable(_context: ExecutionContext, _request: CacheRequest): boolean {
+    return true;
+  }
+
+  /** The route's plan, or `undefined` when the route is not cacheable. Computed once per handler. */
+  protected planFor(context: ExecutionContext): RoutePlan | undefined {
+    const handler = context.getHandler();
+    let plan = this.plans.get(handler);
+    if (plan === undefined) {
+      plan = this.compilePlan(context) ?? null;
+      this.plans.set(handler, plan);
+    }
+    return plan ?? undefined;
+  }
+
+  private compilePlan(context: ExecutionContext): RoutePlan | undefined {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    const cached = this.reflector.getAllAndOverride(CACHED_METADATA, [handler, controller]);
+    if (cached === undefined) return undefined;
+    if (handlesResponseItself(controller.prototype as object, handler.name)) {
+      this.logger.warn(
+        `${controller.name}.${handler.name} writes its response through @Res(); it is served uncached (use @Res({ passthrough: true }))`,
+      );
+      return undefined;
+    }
+    const keyBuilder = cached.keyBuilder ?? this.options.keyBuilder ?? defaultKeyBuilder;
+    return {
+      namespace: cached.namespace ?? 'default',
+      ttlSeconds: cached.expire ?? this.options.defaultTtl,
+      keyBuilder,
+      userScoped: keyBuilder.userScoped === true,
+      className: controller.name,
+      handlerName: handler.name,
+    };
+  }
+
+  private withKey(
+    context: ExecutionContext,
+    next: CallHandler,
+    plan: RoutePlan,
+    request: CacheRequest,
+    directives: RequestDirectives,
+    built: string | undefined,
+  ): Observable<unknown> {
+    if (built === undefined) return next.handle();
+    const key = toStoreKey(this.options.keyPrefix, plan.namespace, built);
+    const res = context.switchToHttp().getResponse<object>();
+    if (directives.noCache || directives.noStore) return this.miss(next, plan, request, res, directives, key, 0);
+    const started = this.debug ? performance.now() : 0;
+    const found = this.backend.read(key);
+    if (isPromise(found)) {
+      return from(found).pipe(
+        mergeMap((entry) =>
+          entry === undefined
+            ? this.miss(next, plan, request, res, directives, key, started)
+            : this.hit(plan, request, res, entry, key, started),
+        ),
+      );
+    }
+    return found === undefined
+      ? this.miss(next, plan, request, res, directives, key, started)
+      : this.hit(plan, request, res, found, key, started);
+  }
+
+  private hit(
+    plan: RoutePlan,
+    request: CacheRequest,
+    res: object,
+    entry: StoredResponse,
+    key: string,
+    started: number,
+  ): Observable<unknown> {
+    const access = responseAccessFor(res);
+    access.onSend(res, (_payload, send) => {
+      // Whatever the interceptors in front of this one made of the value, the stored bytes are what is sent.
+      access.setStatus(res, entry.status);
+      if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
+      else access.setHeader(res, 'content-type', entry.contentType);
+      this.setCacheHeaders(access, res, plan, request, 'HIT', entry.etag, entry.expiresAt);
+      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return this.notModified(access, res, send);
+      return send(entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body);
+    });
+    if (this.debug) this.logger.debug(`HIT ${key} (${(performance.now() - started).toFixed(2)} ms)`);
+    return of(entry.body ?? null);
+  }
+
+  private miss(
+    next: CallHandler,
+    plan: RoutePlan,
+    request: CacheRequest,
+    res: object,
+    directives: RequestDirectives,
+    key: string,
+    started: number,
+  ): Observable<unknown> {
+    const access = responseAccessFor(res);
+    const state: MissState = { handlerDone: false, storable: !directives.noStore && request.method === 'GET' };
+    access.onSend(res, (payload, send) => this.sendMiss(access, res, send, payload, plan, request, key, state));
+    if (this.debug) this.logger.debug(`MISS ${key} (${(performance.now() - started).toFixed(2)} ms)`);
+    return next.handle().pipe(
+      tap((value) => {
+        state.handlerDone = true;
+        if (isStreamResult(value)) state.storable = false;
+      }),
+    );
+  }
+
+  private sendMiss(
+    access: ResponseAccess,
+    res: object,
+    send: SendFunction,
+    payload: unknown,
+    plan: RoutePlan,
+    request: CacheRequest,
+    key: string,
+    state: MissState,
+  ): unknown {
+    access.setHeader(res, this.statusHeader, 'MISS');
+    const status = access.status(res);
+    // Error responses (exception filters also send through here) and responses the handler wrote are skipped.
+    if (!state.handlerDone || status < 200 || status >= 300) return send(payload);
+    const body = access.serialize(res, payload);
+    if (body === undefined) return send(payload);
+    const bytes = body.binary ?? body.text;
+    const etag = strongEtag(bytes);
+    const expiresAt = Date.now() + plan.ttlSeconds * 1000;
+    const mayStore = state.storable && this.responseMayBeStored(access, res, plan);
+    if (mayStore) {
+      this.backend.write(
+        key,
+        {
+          status,
+          contentType: access.header(res, 'content-type'),
+          body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
+          ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
+          etag,
+          expiresAt,
+        },
+        plan.ttlSeconds * 1000,
+      );
+    }
+    // HEAD and no-store requests still describe the representation they would get; stored ones get the tags.
+    if (mayStore || !state.storable) {
+      this.setCacheHeaders(access, res, plan, request, 'MISS', etag, expiresAt);
+      if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return this.notModified(access, res, send);
+    }
+    return send(bytes);
+  }
+
+  private responseMayBeStored(access: ResponseAccess, res: object, plan: RoutePlan): boolean {
+    if (access.header(res, 'set-cookie') !== undefined) return false;
+    const cacheControl = access.header(res, 'cache-control');
+    return cacheControl === undefined || !responseForbidsStore(cacheControl, !plan.userScoped);
+  }
+
+  private setCacheHeaders(
+    access: ResponseAccess,
+    res: object,
+    plan: RoutePlan,
+    request: CacheRequest,
+    status: 'HIT' | 'MISS',
+    etag: string,
+    expiresAt: number,
+  ): void {
+    access.setHeader(res, this.statusHeader, status);
+    access.setHeader(res, 'etag', etag);
+    const maxAge = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+    const isPrivate = plan.userScoped || this.carriesCredentials(request);
+    access.setHeader(res, 'cache-control', isPrivate ? `private, max-age=${maxAge}` : `max-age=${maxAge}`);
+    if (plan.userScoped) this.addVary(access, res);
+  }
+
+  private carriesCredentials(request: CacheRequest): boolean {
+    const headers = request.headers;
+    for (const name of this.authHeaders) if (headers[name] !== undefined) return true;
+    return headers['cookie'] !== undefined;
+  }
+
+  private addVary(access: ResponseAccess, res: object): void {
+    const existing = access.header(res, 'vary');
+    const names = this.options.authHeaders;
+    if (existing === undefined) {
+      access.setHeader(res, 'vary', names.join(', '));
+      return;
+    }
+    const present = new Set(existing.split(',').map((v) => v.trim().toLowerCase()));
+    if (present.has('*')) return;
+    const missing = names.filter((n) => !present.has(n.toLowerCase()));
+    if (missing.length > 0) access.setHeader(res, 'vary', [existing, ...missing].join(', '));
+  }
+
+  private notModified(access: ResponseAccess, res: object, send: SendFunction): unknown {
+    access.setStatus(res, 304);
+    access.removeHeader(res, 'content-type');
+    access.removeHeader(res, 'content-length');
+    return send(undefined);
+  }
+}

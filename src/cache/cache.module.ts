@@ -1,0 +1,72 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { DiscoveryModule } from '@nestjs/core';
+import { CacheBackend } from './cache-backend.js';
+import { cacheOptionsFromEnv, resolveCacheOptions } from './cache.config.js';
+import { CACHE_MODULE_OPTIONS, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
+import { CacheInterceptor } from './cache.interceptor.js';
+import {
+  CACHE_ASYNC_OPTIONS_TYPE,
+  CACHE_OPTIONS_TYPE,
+  ConfigurableCacheModule,
+} from './cache.module-definition.js';
+import type { CacheModuleOptions } from './cache-options.interface.js';
+import { CacheRoutePruner } from './cache-route-pruner.js';
+import { CacheStatusService } from './cache-status.service.js';
+import { InvalidationService } from './invalidation.service.js';
+
+/** Reads the cache's environment variables through the application's `ConfigService`, or `process.env`. */
+function optionsFromConfig(config: ConfigService | undefined): CacheModuleOptions {
+  const service = config ?? new ConfigService();
+  return cacheOptionsFromEnv((name) => service.get<unknown>(name));
+}
+
+/**
+ * Response caching for controllers. Global: import it once in the root module.
+ *
+ * @example
+ * ```ts
+ * @Module({ imports: [CacheModule.forRootAsync()] }) // reads CACHE_ENABLED, REDIS_* ... from the environment
+ * export class AppModule {}
+ * ```
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: RESOLVED_CACHE_OPTIONS,
+      useFactory: (options: CacheModuleOptions) => resolveCacheOptions(options),
+      inject: [CACHE_MODULE_OPTIONS],
+    },
+    CacheBackend,
+    CacheInterceptor,
+    CacheRoutePruner,
+    CacheStatusService,
+    InvalidationService,
+  ],
+  exports: [RESOLVED_CACHE_OPTIONS, CacheBackend, CacheInterceptor, CacheStatusService, InvalidationService],
+})
+export class CacheModule extends ConfigurableCacheModule {
+  /** Explicit options; the environment is not read. */
+  static override forRoot(options: typeof CACHE_OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /**
+   * Without arguments: options from the environment through `ConfigService` (the application's, when it
+   * provides one globally, else one over `process.env`). With `{ imports, inject, useFactory }`: yours.
+   * Invalid values fail startup with an error naming the variable.
+   */
+  static override forRootAsync(options: typeof CACHE_ASYNC_OPTIONS_TYPE = {}): DynamicModule {
+    const fromEnv = options.useFactory === undefined && options.useClass === undefined && options.useExisting === undefined;
+    return super.forRootAsync(
+      fromEnv
+        ? {
+            ...options,
+            inject: [{ token: ConfigService, optional: true }],
+            useFactory: (config?: ConfigService) => optionsFromConfig(config),
+          }
+        : options,
+    );
+  }
+}

@@ -1,0 +1,112 @@
+/** The body-sending method of an adapter response (`res.send` on Express, `reply.send` on Fastify). */
+export type SendFunction = (body?: unknown) => unknown;
+
+/**
+ * Decides what is actually sent. Called once, with the payload Nest (or an exception filter) passes to
+ * `send`, after the status is final and after every interceptor has run.
+ */
+export type SendHook = (payload: unknown, send: SendFunction) => unknown;
+
+interface ExpressLikeResponse {
+  statusCode: number;
+  getHeader(name: string): number | string | string[] | undefined;
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
+  removeHeader(name: string): void;
+  send: SendFunction;
+}
+
+interface FastifyLikeReply {
+  raw: unknown;
+  statusCode: number;
+  code(status: number): unknown;
+  getHeader(name: string): number | string | string[] | undefined;
+  header(name: string, value: unknown): unknown;
+  removeHeader(name: string): unknown;
+  send: SendFunction;
+}
+
+/**
+ * Uniform access to Express responses and Fastify replies; the rest of the module never branches on which.
+ * Implementations are stateless singletons, so the hit path allocates nothing for them.
+ */
+export interface ResponseAccess<R extends object = object> {
+  readonly kind: 'express' | 'fastify';
+  status(res: R): number;
+  setStatus(res: R, status: number): void;
+  header(res: R, name: string): string | undefined;
+  setHeader(res: R, name: string, value: string): void;
+  removeHeader(res: R, name: string): void;
+  /** Runs `hook` in place of the next `send()` of this response. */
+  onSend(res: R, hook: SendHook): void;
+  /**
+   * Turns a payload into the bytes the adapter would send, setting the JSON content type when the payload is
+   * an object (Express serializes in `res.json()` before `send()`, Fastify inside `send()`). `undefined` for
+   * streams, which are never captured.
+   */
+  serialize(res: R, payload: unknown): SerializedBody | undefined;
+}
+
+/** A response body as sent: text, bytes, or nothing. */
+export interface SerializedBody {
+  readonly text: string | undefined;
+  readonly binary: Buffer | undefined;
+}
+
+function firstHeader(value: number | string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY_BODY: SerializedBody = Object.freeze({ text: undefined, binary: undefined });
+
+function serializePayload(access: ResponseAccess, res: object, payload: unknown): SerializedBody | undefined {
+  if (payload === undefined || payload === null) return EMPTY_BODY;
+  if (typeof payload === 'string') return { text: payload, binary: undefined };
+  if (Buffer.isBuffer(payload)) return { text: undefined, binary: payload };
+  if (typeof payload !== 'object') return { text: String(payload as number | boolean), binary: undefined };
+  if (typeof (payload as { pipe?: unknown }).pipe === 'function' || Symbol.asyncIterator in payload) return undefined;
+  if (access.header(res, 'content-type') === undefined) access.setHeader(res, 'content-type', JSON_TYPE);
+  return { text: JSON.stringify(payload), binary: undefined };
+}
+
+/**
+ * Both adapters define `send` on the prototype: an own property shadows it for this response only, and is
+ * deleted on first use so the hook's own call (and Express's `res.json()` → `this.send()`) reaches the real one.
+ */
+function replaceSendOnce(res: { send: SendFunction }, hook: SendHook): void {
+  res.send = (payload?: unknown) => {
+    delete (res as Partial<{ send: SendFunction }>).send;
+    return hook(payload, (body) => res.send(body));
+  };
+}
+
+const expressAccess: ResponseAccess<ExpressLikeResponse> = {
+  kind: 'express',
+  status: (res) => res.statusCode,
+  setStatus: (res, status) => {
+    res.statusCode = status;
+  },
+  header: (res, name) => firstHeader(res.getHeader(name)),
+  setHeader: (res, name, value) => void res.setHeader(name, value),
+  removeHeader: (res, name) => res.removeHeader(name),
+  onSend: replaceSendOnce,
+  serialize: (res, payload) => serializePayload(expressAccess as ResponseAccess, res, payload),
+};
+
+const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
+  kind: 'fastify',
+  status: (res) => res.statusCode,
+  setStatus: (res, status) => void res.code(status),
+  header: (res, name) => firstHeader(res.getHeader(name)),
+  setHeader: (res, name, value) => void res.header(name, value),
+  removeHeader: (res, name) => void res.removeHeader(name),
+  onSend: replaceSendOnce,
+  serialize: (res, payload) => serializePayload(fastifyAccess as ResponseAccess, res, payload),
+};
+
+/** The accessor for a response object of either adapter. */
+export function responseAccessFor(res: object): ResponseAccess {
+  const isFastify = 'raw' in res && typeof (res as { code?: unknown }).code === 'function';
+  return (isFastify ? fastifyAccess : expressAccess) as ResponseAccess;
+}

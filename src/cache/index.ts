@@ -1,0 +1,30 @@
+/** Public API of the caching module. Everything not exported here is internal. */
+export { CacheModule } from './cache.module.js';
+export type { CacheModuleOptions, MemoryCacheOptions, RedisCacheOptions } from './cache-options.interface.js';
+export { cacheOptionsFromEnv, resolveCacheOptions, CACHE_ENV_VARIABLES, type EnvReader } from './cache.config.js';
+export { Cached } from './cached.decorator.js';
+export type { CachedOptions } from './cached.metadata.js';
+export { CacheInterceptor, type RoutePlan } from './cache.interceptor.js';
+export { InvalidationService, CacheNamespaces } from './invalidation.service.js';
+export { CacheStatusService } from './cache-status.service.js';
+export type { CacheBackendName } from './stores/cache-store.interface.js';
+export {
+  encodeKeySegment,
+  defaultUserIdResolver,
+  MAX_KEY_BYTES,
+  type CacheRequest,
+  type KeyBuilder,
+  type KeyContext,
+  type UserIdResolver,
+} from './cache-key.js';
+export {
+  defaultKeyBuilder,
+  userScopedKeyBuilder,
+  paginatedKeyBuilder,
+  usersListKeyBuilder,
+  apiKeysListKeyBuilder,
+  apiKeySingleKeyBuilder,
+  userScoped,
+  type PaginationKeyOptions,
+} from './key-builders.js';
+export { CacheError, CacheConfigError, CacheTimeoutError, CacheDefinitionError } from './cache.errors.js';

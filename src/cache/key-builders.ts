@@ -1,0 +1,114 @@
+import { encodeKeySegment, normalizeParams, normalizeQuery, type KeyBuilder, type KeyContext } from './cache-key.js';
+
+/** Marks a builder as user-scoped: keyed per user, answered `private`, never cached for anonymous requests. */
+export function userScoped(builder: (context: KeyContext) => string | undefined | Promise<string | undefined>): KeyBuilder {
+  return Object.assign(
+    (context: KeyContext) => (context.userId === undefined ? undefined : builder(context)),
+    { userScoped: true } as const,
+  );
+}
+
+function paramsAndQuery(context: KeyContext, omitQuery: readonly string[] = []): string {
+  const params = normalizeParams(context.params);
+  const query =
+    omitQuery.length === 0
+      ? context.normalizedQuery
+      : normalizeQuery(
+          Object.entries(context.query)
+            .filter(([name]) => !omitQuery.includes(name))
+            .flatMap(([name, v]) => (Array.isArray(v) ? v : [v]).map((one) => [name, one] as [string, string])),
+        );
+  return `${params === '' ? '' : `:p=${params}`}${query === '' ? '' : `:q=${query}`}`;
+}
+
+/**
+ * The default key: `namespace:GET:<route>:<params>:<query>` with the route pattern, the path parameters and
+ * the normalised query string, each encoded.
+ */
+export const defaultKeyBuilder: KeyBuilder = (context) =>
+  `${context.namespace}:GET:${encodeKeySegment(context.routePath)}:${normalizeParams(context.params)}:${context.normalizedQuery}`;
+
+/**
+ * `{namespace}:{userId}:{Controller.handler}` (plus path params and query when the request has any).
+ * Requests without an authenticated user are not cached.
+ */
+export const userScopedKeyBuilder: KeyBuilder = userScoped(
+  (context) =>
+    `${context.namespace}:${encodeKeySegment(context.userId ?? '')}:${encodeKeySegment(`${context.className}.${context.handlerName}`)}${paramsAndQuery(context)}`,
+);
+
+/** Options of {@link paginatedKeyBuilder}. */
+export interface PaginationKeyOptions {
+  /** Query parameter holding the page number. @default 'page' */
+  pageParam?: string;
+  /** Query parameter holding the page size. @default 'size' */
+  sizeParam?: string;
+  /** Page used when the request has none. @default 1 */
+  defaultPage?: number;
+  /** Size used when the request has none. @default 50 */
+  defaultSize?: number;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A positive integer stays as it is (`007` → `7`); anything else is kept, encoded, so it cannot collide. */
+function pageNumber(raw: string | undefined, fallback: number): string {
+  if (raw === undefined || raw === '') return String(fallback);
+  return /^\d{1,15}$/.test(raw) ? String(Number(raw)) : `~${encodeKeySegment(raw)}`;
+}
+
+function pageSegment(context: KeyContext, options: PaginationKeyOptions): string {
+  const pageParam = options.pageParam ?? 'page';
+  const sizeParam = options.sizeParam ?? 'size';
+  const page = pageNumber(firstValue(context.query[pageParam]), options.defaultPage ?? 1);
+  const size = pageNumber(firstValue(context.query[sizeParam]), options.defaultSize ?? 50);
+  return `page:${page}:size:${size}${paramsAndQuery(context, [pageParam, sizeParam])}`;
+}
+
+/**
+ * `{namespace}:list:page:{P}:size:{S}` with defaults applied, so `?page=1` and no page share one entry.
+ * Other query parameters and path params, if any, are appended.
+ */
+export function paginatedKeyBuilder(options: PaginationKeyOptions = {}): KeyBuilder {
+  return (context) => `${context.namespace}:list:${pageSegment(context, options)}`;
+}
+
+/**
+ * For a users endpoint that answers either one user (`?userId=X` → `{namespace}:{X}:single`) or a page of
+ * the list (`{namespace}:list:page:{P}:size:{S}`). `invalidateUser(X)` and `invalidateUsersList()` match it
+ * when the namespace is `users`.
+ */
+export const usersListKeyBuilder: KeyBuilder = (context) => {
+  const userId = firstValue(context.query['userId']);
+  if (userId !== undefined) {
+    const others = paramsAndQuery(context, ['userId']);
+    return `${context.namespace}:${encodeKeySegment(userId)}:single${others}`;
+  }
+  return `${context.namespace}:list:${pageSegment(context, {})}`;
+};
+
+function keyOwner(context: KeyContext): string | undefined {
+  return context.params['userId'] ?? context.userId;
+}
+
+/**
+ * `{namespace}:{ownerId}`: the API keys of the user named by the `userId` path param, else of the
+ * authenticated user. Matched by `invalidateApiKeys(ownerId)` when the namespace is `apikeys`.
+ */
+export const apiKeysListKeyBuilder: KeyBuilder = userScoped((context) => {
+  const owner = keyOwner(context);
+  return owner === undefined ? undefined : `${context.namespace}:${encodeKeySegment(owner)}`;
+});
+
+/**
+ * `{namespace}:{ownerId}:{keyId}` (the `keyId` path param). Matched by `invalidateApiKeys(ownerId)` when
+ * the namespace is `apikey`.
+ */
+export const apiKeySingleKeyBuilder: KeyBuilder = userScoped((context) => {
+  const owner = keyOwner(context);
+  const keyId = context.params['keyId'];
+  if (owner === undefined || keyId === undefined) return undefined;
+  return `${context.namespace}:${encodeKeySegment(owner)}:${encodeKeySegment(keyId)}`;
+});

@@ -1,0 +1,46 @@
+import type { KeySelector } from '../cache-key.js';
+
+/** One cached response, exactly as it was sent. Plain data only: safe to serialize and share. */
+export interface StoredResponse {
+  /** HTTP status of the response that was stored (2xx). */
+  readonly status: number;
+  /** `Content-Type` header, or `undefined` when the response had none. */
+  readonly contentType: string | undefined;
+  /** The body as sent; `undefined` for a response sent without a body. */
+  readonly body: string | undefined;
+  /** `base64` when the body was binary and `body` holds its base64 text. */
+  readonly encoding?: 'base64';
+  /** Strong entity tag of the body, quoted. */
+  readonly etag: string;
+  /** Epoch milliseconds after which the entry is no longer served. */
+  readonly expiresAt: number;
+}
+
+/** Backend names, as reported to health checks. */
+export type CacheBackendName = 'redis' | 'memory' | 'memory-fallback';
+
+/**
+ * What every backend provides. Reads may answer synchronously (memory) so that the hit path allocates no
+ * promise; callers accept both.
+ */
+export interface CacheStore {
+  get(key: string): StoredResponse | undefined | Promise<StoredResponse | undefined>;
+  set(key: string, value: StoredResponse, ttlMs: number): void | Promise<void>;
+  /** Removes every key that one of the selectors matches; resolves to how many were removed. */
+  deleteMatching(selectors: readonly KeySelector[]): number | Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Whether `value` has the shape of a {@link StoredResponse}; anything else read from a store is a miss. */
+export function isStoredResponse(value: unknown): value is StoredResponse {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v['status'] === 'number' &&
+    typeof v['etag'] === 'string' &&
+    typeof v['expiresAt'] === 'number' &&
+    (v['body'] === undefined || typeof v['body'] === 'string') &&
+    (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&
+    (v['encoding'] === undefined || v['encoding'] === 'base64')
+  );
+}
