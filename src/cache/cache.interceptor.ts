@@ -127,7 +127,7 @@ export class CacheInterceptor implements NestInterceptor {
     const handler = context.getHandler();
     const cached = this.reflector.getAllAndOverride(CACHED_METADATA, [handler, controller]);
     if (cached === undefined) return undefined;
-    if (handlesResponseItself(controller.prototype as object, handler.name)) {
+    if (handlesResponseItself(controller, handler.name)) {
       this.logger.warn(
         `${controller.name}.${handler.name} writes its response through @Res(); it is served uncached (use @Res({ passthrough: true }))`,
       );

@@ -34,6 +34,11 @@ export class MemoryStore implements CacheStore {
     return this.bytes;
   }
 
+  /** Keys currently held, least recently used first. */
+  keys(): IterableIterator<string> {
+    return this.slots.keys();
+  }
+
   get(key: string): StoredResponse | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;

@@ -1,0 +1,273 @@
+import type { INestApplication } from '@nestjs/common';
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheBackend, InvalidationService } from '../helpers/internals.js';
+import { ADAPTERS, FixtureModule, Runs, startApp } from '../fixtures/cache-fixture.js';
+
+/** Raw HTTP, for methods and headers fetch() handles on its own (HEAD bodies, 304). */
+function raw(
+  url: string,
+  method: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+  let runs: Runs;
+  let invalidation: InvalidationService;
+
+  beforeAll(async () => {
+    ({ app, url } = await startApp(FixtureModule.with({ enabled: true, keyPrefix: 'http-e2e' }), adapter));
+    runs = app.get(Runs);
+    invalidation = app.get(InvalidationService);
+  });
+  afterAll(async () => app.close());
+
+  it('answers MISS then HIT with the handler run once and identical status, type and bytes', async () => {
+    const first = await fetch(`${url}/items/1`);
+    const firstBody = await first.text();
+    const second = await fetch(`${url}/items/1`);
+    const secondBody = await second.text();
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    expect(second.status).toBe(200);
+    expect(secondBody).toBe(firstBody);
+    expect(second.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
+    expect(runs.of('item:1')).toBe(1);
+    expect(JSON.parse(secondBody)).toEqual({ id: '1', run: 1, nested: { list: [1, 2, 3], unicode: 'héllo ✓' } });
+  });
+
+  it('leaves undecorated routes alone', async () => {
+    const res = await fetch(`${url}/plain`);
+    expect(res.headers.get('x-cache')).toBeNull();
+    expect(res.headers.get('cache-control')).toBeNull();
+  });
+
+  it.each(['null', 'false', 'zero', 'empty', 'text'])('caches and replays the %s result', async (kind) => {
+    const miss = await fetch(`${url}/value/${kind}`);
+    const missBody = await miss.text();
+    const hit = await fetch(`${url}/value/${kind}`);
+    expect(miss.headers.get('x-cache')).toBe('MISS');
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(await hit.text()).toBe(missBody);
+    expect(hit.headers.get('content-type')).toBe(miss.headers.get('content-type'));
+    expect(runs.of(`value:${kind}`)).toBe(1);
+  });
+
+  it('passes other methods through untouched, with no cache header', async () => {
+    const res = await fetch(`${url}/items/post-1`, { method: 'POST' });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-cache')).toBeNull();
+    await fetch(`${url}/items/post-1`, { method: 'POST' });
+    expect(runs.of('post:post-1')).toBe(2);
+  });
+
+  it('never stores error responses', async () => {
+    const a = await fetch(`${url}/missing`);
+    const b = await fetch(`${url}/missing`);
+    expect(a.status).toBe(404);
+    expect(b.status).toBe(404);
+    expect(b.headers.get('x-cache')).not.toBe('HIT');
+    expect(runs.of('missing')).toBe(2);
+  });
+
+  it('never stores streams', async () => {
+    const a = await fetch(`${url}/stream`);
+    expect(await a.text()).toBe('streamed');
+    const b = await fetch(`${url}/stream`);
+    expect(await b.text()).toBe('streamed');
+    expect(b.headers.get('x-cache')).not.toBe('HIT');
+    expect(runs.of('stream')).toBe(2);
+  });
+
+  it('serves @Res() handlers uncached', async () => {
+    await fetch(`${url}/raw`);
+    const b = await fetch(`${url}/raw`);
+    expect(await b.json()).toEqual({ run: 2 });
+    expect(b.headers.get('x-cache')).toBeNull();
+  });
+
+  it('never stores responses that set a cookie or say no-store', async () => {
+    await fetch(`${url}/cookie`);
+    const cookie = await fetch(`${url}/cookie`);
+    expect(cookie.headers.get('x-cache')).toBe('MISS');
+    expect(runs.of('cookie')).toBe(2);
+    await fetch(`${url}/nostore`);
+    const noStore = await fetch(`${url}/nostore`);
+    expect(noStore.headers.get('x-cache')).toBe('MISS');
+    expect(noStore.headers.get('cache-control')).toBe('no-store');
+    expect(runs.of('nostore')).toBe(2);
+  });
+
+  it.each([
+    ['Cache-Control', 'no-cache'],
+    ['Cache-Control', 'NO-CACHE'],
+    ['Cache-Control', 'public, Max-Age=0'],
+    ['Pragma', 'no-cache'],
+  ])('%s: %s skips the read and refreshes the entry', async (name, value) => {
+    const id = `fresh-${name}-${value}`.replace(/[^a-z0-9-]/gi, '_');
+    await fetch(`${url}/items/${id}`);
+    const forced = await fetch(`${url}/items/${id}`, { headers: { [name]: value } });
+    expect(forced.headers.get('x-cache')).toBe('MISS');
+    expect(((await forced.json()) as { run: number }).run).toBe(2);
+    const after = await fetch(`${url}/items/${id}`);
+    expect(after.headers.get('x-cache')).toBe('HIT');
+    expect(((await after.json()) as { run: number }).run).toBe(2);
+  });
+
+  it('no-store neither reads nor writes', async () => {
+    const a = await fetch(`${url}/items/ns1`, { headers: { 'cache-control': 'no-store' } });
+    expect(a.headers.get('x-cache')).toBe('MISS');
+    const b = await fetch(`${url}/items/ns1`);
+    expect(b.headers.get('x-cache')).toBe('MISS');
+    await fetch(`${url}/items/ns1`);
+    const c = await fetch(`${url}/items/ns1`, { headers: { 'cache-control': 'no-store' } });
+    expect(c.headers.get('x-cache')).toBe('MISS');
+    expect(runs.of('item:ns1')).toBe(3);
+  });
+
+  it('sends Cache-Control max-age with the remaining lifetime and a strong ETag', async () => {
+    const miss = await fetch(`${url}/items/cc`);
+    expect(miss.headers.get('cache-control')).toBe('max-age=300');
+    expect(miss.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+    const hit = await fetch(`${url}/items/cc`);
+    expect(hit.headers.get('cache-control')).toMatch(/^max-age=(299|300)$/);
+  });
+
+  it('answers 304 without a body to a matching If-None-Match, on MISS and on HIT', async () => {
+    const first = await raw(`${url}/stable/etag`, 'GET');
+    const etag = String(first.headers['etag']);
+    await invalidation.invalidateNamespace('stable');
+    const onMiss = await raw(`${url}/stable/etag`, 'GET', { 'if-none-match': `W/"other", ${etag}` });
+    expect(onMiss.status).toBe(304);
+    expect(onMiss.body).toBe('');
+    expect(onMiss.headers['x-cache']).toBe('MISS');
+    const onHit = await raw(`${url}/stable/etag`, 'GET', { 'if-none-match': etag });
+    expect(onHit.status).toBe(304);
+    expect(onHit.body).toBe('');
+    expect(onHit.headers['x-cache']).toBe('HIT');
+    expect(onHit.headers['etag']).toBe(etag);
+    const noCache = await raw(`${url}/stable/etag`, 'GET', { 'if-none-match': etag, 'cache-control': 'no-cache' });
+    expect(noCache.status).toBe(304);
+    const other = await raw(`${url}/stable/etag`, 'GET', { 'if-none-match': '"nope"' });
+    expect(other.status).toBe(200);
+    expect(other.body).toBe(first.body);
+    expect(runs.of('stable:etag')).toBe(3);
+  });
+
+  it('answers HEAD from the GET entry and never stores from HEAD', async () => {
+    const headFirst = await raw(`${url}/items/head`, 'HEAD');
+    expect(headFirst.status).toBe(200);
+    expect(headFirst.body).toBe('');
+    const get = await fetch(`${url}/items/head`);
+    expect(get.headers.get('x-cache')).toBe('MISS');
+    const head = await raw(`${url}/items/head`, 'HEAD');
+    expect(head.headers['x-cache']).toBe('HIT');
+    expect(head.body).toBe('');
+    expect(head.headers['etag']).toBe(get.headers.get('etag'));
+  });
+
+  it('expires entries after their TTL', async () => {
+    await fetch(`${url}/short`);
+    expect((await fetch(`${url}/short`)).headers.get('x-cache')).toBe('HIT');
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await fetch(`${url}/short`);
+    expect(after.headers.get('x-cache')).toBe('MISS');
+    expect(runs.of('short')).toBe(2);
+  });
+
+  it('normalises the query string: order of names does not matter, order of repeated values does', async () => {
+    await fetch(`${url}/items/q?b=2&a=1`);
+    expect((await fetch(`${url}/items/q?a=1&b=2`)).headers.get('x-cache')).toBe('HIT');
+    await fetch(`${url}/items/q?t=1&t=2`);
+    expect((await fetch(`${url}/items/q?t=2&t=1`)).headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('keeps requests with separator and glob characters apart', async () => {
+    const ids = ['a:b', 'a', 'a*', 'a%3Ab', 'a?', '[a]', 'ü', 'a b', 'a+b', '%25'];
+    for (const id of ids) await fetch(`${url}/items/${encodeURIComponent(id)}`);
+    for (const id of ids) {
+      const res = await fetch(`${url}/items/${encodeURIComponent(id)}`);
+      expect(res.headers.get('x-cache')).toBe('HIT');
+      expect(((await res.json()) as { id: string }).id).toBe(id);
+    }
+  });
+
+  it('scopes user routes per user, private, with Vary; anonymous requests are never cached', async () => {
+    const a = await fetch(`${url}/me`, { headers: { 'x-user': '1' } });
+    expect(a.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
+    expect(a.headers.get('vary')).toBe('Authorization, X-API-Key');
+    const b = await fetch(`${url}/me`, { headers: { 'x-user': '10' } });
+    expect(b.headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/me`, { headers: { 'x-user': '1' } })).headers.get('x-cache')).toBe('HIT');
+    const anonymous = await fetch(`${url}/me`);
+    expect(anonymous.headers.get('x-cache')).toBeNull();
+    expect((await fetch(`${url}/me`)).headers.get('x-cache')).toBeNull();
+    expect(runs.of('me')).toBe(4);
+  });
+
+  it('invalidateUser(1) removes user 1 entries and never touches user 10', async () => {
+    await fetch(`${url}/profile/p`, { headers: { 'x-user': '1' } });
+    await fetch(`${url}/profile/p`, { headers: { 'x-user': '10' } });
+    await fetch(`${url}/users?userId=1`);
+    await fetch(`${url}/users?userId=10`);
+    await invalidation.invalidateUser(1);
+    expect((await fetch(`${url}/profile/p`, { headers: { 'x-user': '1' } })).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/profile/p`, { headers: { 'x-user': '10' } })).headers.get('x-cache')).toBe('HIT');
+    expect((await fetch(`${url}/users?userId=1`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/users?userId=10`)).headers.get('x-cache')).toBe('HIT');
+  });
+
+  it('invalidates the users list, API keys and namespaces, and nothing beyond them', async () => {
+    await fetch(`${url}/users`);
+    await fetch(`${url}/users?page=2&size=10`);
+    await fetch(`${url}/users?userId=5`);
+    expect((await fetch(`${url}/users?page=1`)).headers.get('x-cache')).toBe('HIT');
+    await invalidation.invalidateUsersList();
+    expect((await fetch(`${url}/users`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/users?page=2&size=10`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/users?userId=5`)).headers.get('x-cache')).toBe('HIT');
+
+    await fetch(`${url}/keys`, { headers: { 'x-user': '7' } });
+    await fetch(`${url}/keys/k1`, { headers: { 'x-user': '7' } });
+    await fetch(`${url}/keys`, { headers: { 'x-user': '77' } });
+    await invalidation.invalidateApiKeys(7);
+    expect((await fetch(`${url}/keys`, { headers: { 'x-user': '7' } })).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/keys/k1`, { headers: { 'x-user': '7' } })).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/keys`, { headers: { 'x-user': '77' } })).headers.get('x-cache')).toBe('HIT');
+
+    await fetch(`${url}/items/ns-a`);
+    await fetch(`${url}/pages`);
+    await invalidation.invalidateNamespace('items');
+    expect((await fetch(`${url}/items/ns-a`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/pages`)).headers.get('x-cache')).toBe('HIT');
+    await invalidation.invalidateAll();
+    expect((await fetch(`${url}/pages`)).headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('keeps keys of very long requests within 256 bytes and apart', async () => {
+    const long = 'x'.repeat(2000);
+    await fetch(`${url}/items/long?x=${long}a`);
+    await fetch(`${url}/items/long?x=${long}b`);
+    const a = await fetch(`${url}/items/long?x=${long}a`);
+    expect(a.headers.get('x-cache')).toBe('HIT');
+    expect(runs.of('item:long')).toBe(2);
+    const keys = [...app.get(CacheBackend).memory.keys()];
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(Buffer.byteLength(key)).toBeLessThanOrEqual(256);
+  });
+});

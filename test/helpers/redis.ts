@@ -1,0 +1,128 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A `redis-server` this test owns: free to kill, pause and restart. */
+export interface OwnedRedis {
+  readonly port: number;
+  readonly url: string;
+  /** Starts it again on the same port (after stop/kill), with an empty dataset. */
+  start(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** SIGSTOP: the socket stays open, nothing answers. */
+  pause(): void;
+  /** SIGCONT after {@link pause}. */
+  resume(): void;
+  /** Sends one command through redis-cli and returns its output. */
+  cli(...args: string[]): string;
+  stop(): Promise<void>;
+}
+
+const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** Whether tests that need their own `redis-server` can run here. */
+export function canSpawnRedis(): boolean {
+  return hasRedisServer;
+}
+
+/**
+ * Under CI=true a missing Redis is a failure; elsewhere the suite is skipped with a loud notice.
+ * Returns true when the suite should be skipped.
+ */
+export function skipWithoutRedis(what: string, available: boolean): boolean {
+  if (available) return false;
+  const message = `${what}: needs redis-server on PATH (or REDIS_URL)`;
+  if (process.env['CI'] === 'true') throw new Error(`${message}; CI=true, so this is a failure, not a skip`);
+  console.warn(`\n*** SKIPPED ${message} ***\n`);
+  return true;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(300, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Spawns a private `redis-server` on a free loopback port. Stop it in `afterAll`. */
+export async function spawnRedis(extraArgs: string[] = []): Promise<OwnedRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'cache-redis-'));
+  let child: ChildProcess | undefined;
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
+  const handle: OwnedRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+        { stdio: 'ignore' },
+      );
+      await waitFor(() => ping(port), 10_000, `redis-server on port ${port}`);
+    },
+    async kill() {
+      child?.kill('SIGCONT');
+      child?.kill('SIGKILL');
+      await exited();
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
+    cli(...args: string[]) {
+      const out = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 });
+      return out.stdout.trim();
+    },
+    async stop() {
+      await handle.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await handle.start();
+  return handle;
+}
+
+/** A Redis URL for tests that only read and write (never kill): REDIS_URL if set, else an owned server. */
+export async function sharedOrOwnedRedis(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
+  const fromEnv = process.env['REDIS_URL'];
+  if (fromEnv !== undefined && fromEnv !== '') return { url: fromEnv, stop: async () => undefined };
+  if (!hasRedisServer) return undefined;
+  return spawnRedis();
+}
