@@ -9,6 +9,8 @@ import { RedisStore } from './stores/redis.store.js';
 
 /** Most invalidations remembered while Redis is unreachable before they collapse into "everything". */
 const MAX_PENDING_INVALIDATIONS = 256;
+/** Pause between attempts to apply remembered invalidations to a Redis that is connected but failing. */
+const FLUSH_RETRY_MS = 1000;
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
@@ -28,7 +30,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   private redisUsable = false;
   private pending: KeySelector[] = [];
   private outageLogged = false;
-  private flushing: Promise<void> | undefined;
+  private flushing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(@Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions) {
     this.memory = new MemoryStore(options.memory.maxEntries, options.memory.maxBytes);
@@ -61,6 +64,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.redisUsable = false;
+    clearTimeout(this.retryTimer);
     await this.redis?.close();
     await this.memory.close();
   }
@@ -128,34 +132,41 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     this.scheduleFlush();
   }
 
-  /** Applies remembered invalidations, then lets Redis serve again. */
+  /** Applies remembered invalidations, then lets Redis serve again; one run at a time. */
   private scheduleFlush(): void {
-    if (this.flushing !== undefined || this.redis === undefined) return;
     const redis = this.redis;
-    this.flushing = (async () => {
-      try {
-        while (this.pending.length > 0 && redis.ready) {
-          const batch = this.pending;
-          this.pending = [];
-          try {
-            await withDeadline(Promise.resolve(redis.deleteMatching(batch)), this.invalidationTimeout(), 'invalidate');
-          } catch (error) {
-            this.pending = [...batch, ...this.pending];
-            throw error;
-          }
+    if (this.flushing || redis === undefined) return;
+    this.flushing = true;
+    void this.flush(redis).finally(() => {
+      this.flushing = false;
+    });
+  }
+
+  private async flush(redis: RedisStore): Promise<void> {
+    try {
+      while (this.pending.length > 0 && redis.ready) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          await withDeadline(Promise.resolve(redis.deleteMatching(batch)), this.invalidationTimeout(), 'invalidate');
+        } catch (error) {
+          this.pending = [...batch, ...this.pending];
+          throw error;
         }
-        if (redis.ready && this.pending.length === 0) {
-          const wasUsable = this.redisUsable;
-          this.redisUsable = true;
-          this.outageLogged = false;
-          if (!wasUsable) this.logger.log(`Redis at ${this.options.redis.safeUrl} is connected; caching in Redis`);
-        }
-      } catch (error) {
-        this.logger.warn(`Redis is connected but could not be brought up to date (${describe(error)})`);
-      } finally {
-        this.flushing = undefined;
       }
-    })();
+      if (redis.ready && this.pending.length === 0) {
+        const wasUsable = this.redisUsable;
+        this.redisUsable = true;
+        this.outageLogged = false;
+        if (!wasUsable) this.logger.log(`Redis at ${this.options.redis.safeUrl} is connected; caching in Redis`);
+      }
+    } catch (error) {
+      this.logger.warn(`Redis is connected but could not be brought up to date (${describe(error)}); retrying`);
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = undefined;
+        this.scheduleFlush();
+      }, FLUSH_RETRY_MS).unref();
+    }
   }
 
   private onRedisError(error: Error): void {

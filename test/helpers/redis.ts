@@ -75,8 +75,8 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 }
 
 /** Spawns a private `redis-server` on a free loopback port. Stop it in `afterAll`. */
-export async function spawnRedis(extraArgs: string[] = []): Promise<OwnedRedis> {
-  const port = await freePort();
+export async function spawnRedis(extraArgs: string[] = [], fixedPort?: number): Promise<OwnedRedis> {
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'cache-redis-'));
   let child: ChildProcess | undefined;
   const exited = () =>

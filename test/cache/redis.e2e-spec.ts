@@ -1,0 +1,153 @@
+import type { INestApplication } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheStatusService, InvalidationService } from '../helpers/internals.js';
+import { canSpawnRedis, freePort, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
+import { ADAPTERS, FixtureModule, Runs, startApp } from '../fixtures/cache-fixture.js';
+
+const skip = skipWithoutRedis('Redis HTTP e2e', canSpawnRedis());
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function timed(url: string, init?: RequestInit): Promise<{ res: Response; ms: number; body: string }> {
+  const started = performance.now();
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+  const body = await res.text();
+  return { res, ms: performance.now() - started, body };
+}
+
+describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
+  let redis: OwnedRedis;
+  let app: INestApplication;
+  let url: string;
+  let runs: Runs;
+  let status: CacheStatusService;
+  const prefix = `redis-e2e-${adapter}`;
+
+  beforeAll(async () => {
+    redis = await spawnRedis();
+    ({ app, url } = await startApp(
+      FixtureModule.with({ enabled: true, keyPrefix: prefix, redis: { enabled: true, url: redis.url, operationTimeout: 100 } }),
+      adapter,
+    ));
+    runs = app.get(Runs);
+    status = app.get(CacheStatusService);
+    await waitUntil(() => status.backendName === 'redis', 5000);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('stores entries in Redis under the prefix and namespace, and replays them byte for byte', async () => {
+    const miss = await timed(`${url}/items/r1?b=2&a=1`);
+    const hit = await timed(`${url}/items/r1?a=1&b=2`);
+    expect(miss.res.headers.get('x-cache')).toBe('MISS');
+    expect(hit.res.headers.get('x-cache')).toBe('HIT');
+    expect(hit.body).toBe(miss.body);
+    expect(hit.res.headers.get('content-type')).toBe(miss.res.headers.get('content-type'));
+    expect(runs.of('item:r1')).toBe(1);
+    const keys = redis.cli('--scan', '--pattern', `${prefix}:items:*`).split('\n');
+    expect(keys).toEqual([`${prefix}:items:GET:%2Fitems%2F%3Aid:id=r1:a=1&b=2`]);
+    expect(Number(redis.cli('pttl', keys[0] ?? ''))).toBeGreaterThan(290_000);
+  });
+
+  it('replays null, false, 0 and "" with the same types as memory', async () => {
+    for (const kind of ['null', 'false', 'zero', 'empty']) {
+      const miss = await timed(`${url}/value/${kind}`);
+      const hit = await timed(`${url}/value/${kind}`);
+      expect(hit.res.headers.get('x-cache')).toBe('HIT');
+      expect(hit.body).toBe(miss.body);
+      expect(hit.res.headers.get('content-type')).toBe(miss.res.headers.get('content-type'));
+    }
+  });
+
+  it('invalidates in Redis before the call returns', async () => {
+    const invalidation = app.get(InvalidationService);
+    await timed(`${url}/profile/x`, { headers: { 'x-user': '1' } });
+    await timed(`${url}/profile/x`, { headers: { 'x-user': '10' } });
+    await invalidation.invalidateUser('1');
+    expect(redis.cli('--scan', '--pattern', `${prefix}:user:1:*`)).toBe('');
+    expect(redis.cli('--scan', '--pattern', `${prefix}:user:10:*`)).not.toBe('');
+    expect((await timed(`${url}/profile/x`, { headers: { 'x-user': '1' } })).res.headers.get('x-cache')).toBe('MISS');
+    expect((await timed(`${url}/profile/x`, { headers: { 'x-user': '10' } })).res.headers.get('x-cache')).toBe('HIT');
+    await invalidation.invalidateAll();
+    expect(redis.cli('--scan', '--pattern', `${prefix}:*`)).toBe('');
+  });
+
+  it('keeps answering when Redis is killed, falls back to memory, and returns to Redis when it is back', async () => {
+    await timed(`${url}/items/k1`);
+    await redis.kill();
+    for (let i = 0; i < 5; i++) {
+      const { res, ms } = await timed(`${url}/items/k1`);
+      expect(res.status).toBe(200);
+      expect(ms).toBeLessThan(1000);
+    }
+    await waitUntil(() => status.backendName === 'memory-fallback', 2000);
+    const second = await timed(`${url}/items/k2`);
+    expect(second.res.headers.get('x-cache')).toBe('MISS');
+    expect((await timed(`${url}/items/k2`)).res.headers.get('x-cache')).toBe('HIT');
+    await redis.start();
+    await waitUntil(() => status.backendName === 'redis', 8000);
+    const after = await timed(`${url}/items/k1`);
+    expect(after.res.status).toBe(200);
+    expect(after.res.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('bounds every request by the operation deadline while Redis hangs (SIGSTOP)', async () => {
+    await timed(`${url}/items/hang`);
+    redis.pause();
+    try {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => timed(`${url}/items/hang-${i}`)));
+      for (const { res, ms } of results) {
+        expect(res.status).toBe(200);
+        // The read waited for Redis (so the pause was real) but no longer than the 100 ms deadline allows.
+        expect(ms).toBeGreaterThanOrEqual(90);
+        expect(ms).toBeLessThan(100 + 400);
+      }
+    } finally {
+      redis.resume();
+    }
+  });
+});
+
+describe.skipIf(skip).each(ADAPTERS)('Redis unreachable at startup on %s', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+  let redis: OwnedRedis | undefined;
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('starts at once, serves from memory, and moves to Redis once it answers', async () => {
+    const port = await freePort();
+    const started = performance.now();
+    ({ app, url } = await startApp(
+      FixtureModule.with({ enabled: true, keyPrefix: 'down-at-start', redis: { enabled: true, url: `redis://127.0.0.1:${port}` } }),
+      adapter,
+    ));
+    expect(performance.now() - started).toBeLessThan(3000);
+    const status = app.get(CacheStatusService);
+    expect(status.backendName).toBe('memory-fallback');
+    expect((await timed(`${url}/items/d1`)).res.headers.get('x-cache')).toBe('MISS');
+    expect((await timed(`${url}/items/d1`)).res.headers.get('x-cache')).toBe('HIT');
+
+    redis = await spawnRedisOn(port);
+    await waitUntil(() => status.backendName === 'redis', 8000);
+    expect((await timed(`${url}/items/d1`)).res.headers.get('x-cache')).toBe('MISS');
+    expect((await timed(`${url}/items/d1`)).res.headers.get('x-cache')).toBe('HIT');
+    expect(redis.cli('--scan', '--pattern', 'down-at-start:*')).not.toBe('');
+  });
+});
+
+/** A server on a port chosen before it starts (to test connecting late). */
+async function spawnRedisOn(port: number): Promise<OwnedRedis> {
+  return spawnRedis([], port);
+}
