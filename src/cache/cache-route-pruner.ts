@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { NEST_INTERCEPTORS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
@@ -7,30 +7,53 @@ import { CACHED_METADATA } from './cached.metadata.js';
 
 /**
  * When caching is disabled, unbinds the interceptor that `@Cached()` attached, so decorated routes run exactly
- * like undecorated ones. Providers are created before Nest registers routes, which is when it reads the
- * interceptor metadata, so doing this in the constructor is in time.
+ * like undecorated ones (Nest builds a route's interceptor chain once, when it registers the route).
+ *
+ * The metadata is shared by every application in the process, so it is changed only for the window in which
+ * this application registers its routes: after providers are created (this constructor) and before
+ * `onModuleInit`, which Nest calls right after route registration; there the original lists are put back.
  */
 @Injectable()
-export class CacheRoutePruner {
+export class CacheRoutePruner implements OnModuleInit, OnApplicationShutdown {
+  private readonly unbound: Array<{ target: object; interceptors: unknown[] }> = [];
+
   constructor(@Inject(RESOLVED_CACHE_OPTIONS) options: ResolvedCacheOptions, discovery: DiscoveryService) {
     if (options.enabled) return;
     for (const wrapper of discovery.getControllers()) {
       const controller = wrapper.metatype as (new (...args: unknown[]) => object) | null | undefined;
       if (typeof controller !== 'function') continue;
-      CacheRoutePruner.unbind(controller);
+      this.unbind(controller);
       const proto = controller.prototype as Record<string, unknown>;
       for (const name of Object.getOwnPropertyNames(proto)) {
         const method = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
-        if (typeof method === 'function' && name !== 'constructor') CacheRoutePruner.unbind(method);
+        if (typeof method === 'function' && name !== 'constructor') this.unbind(method);
       }
     }
   }
 
-  private static unbind(target: object): void {
-    if (Reflect.getMetadata(CACHED_METADATA.KEY, target) === undefined) return;
-    const bound = Reflect.getMetadata(NEST_INTERCEPTORS_METADATA, target) as unknown[] | undefined;
-    if (bound === undefined) return;
-    const kept = bound.filter((interceptor) => interceptor !== CacheInterceptor);
-    if (kept.length !== bound.length) Reflect.defineMetadata(NEST_INTERCEPTORS_METADATA, kept, target);
+  onModuleInit(): void {
+    this.restore();
+  }
+
+  onApplicationShutdown(): void {
+    this.restore();
+  }
+
+  private unbind(target: object): void {
+    if (Reflect.getOwnMetadata(CACHED_METADATA.KEY, target) === undefined) return;
+    const interceptors = Reflect.getOwnMetadata(NEST_INTERCEPTORS_METADATA, target) as unknown[] | undefined;
+    if (interceptors === undefined || !interceptors.includes(CacheInterceptor)) return;
+    this.unbound.push({ target, interceptors });
+    Reflect.defineMetadata(
+      NEST_INTERCEPTORS_METADATA,
+      interceptors.filter((interceptor) => interceptor !== CacheInterceptor),
+      target,
+    );
+  }
+
+  private restore(): void {
+    for (const { target, interceptors } of this.unbound.splice(0)) {
+      Reflect.defineMetadata(NEST_INTERCEPTORS_METADATA, interceptors, target);
+    }
   }
 }
