@@ -22,7 +22,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['../*'], message: 'src/cache must not import from the sample application.' }] },
+        {
+          patterns: [{ group: ['../*'], message: 'src/cache must not import from the sample application.' }],
+        },
       ],
     },
   },
@@ -31,7 +33,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['../../*'], message: 'src/cache must not import from the sample application.' }] },
+        {
+          patterns: [
+            { group: ['../../*'], message: 'src/cache must not import from the sample application.' },
+          ],
+        },
       ],
     },
   },

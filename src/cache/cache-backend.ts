@@ -86,8 +86,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       this.memory.set(key, value, ttlMs);
       return;
     }
-    withDeadline(redis.set(key, value, ttlMs), this.options.redis.operationTimeout, 'set').catch((error: unknown) =>
-      this.failOpen('set', key, error),
+    withDeadline(redis.set(key, value, ttlMs), this.options.redis.operationTimeout, 'set').catch(
+      (error: unknown) => this.failOpen('set', key, error),
     );
   }
 
@@ -109,7 +109,9 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.remember(selectors);
       this.redisUsable = false;
-      this.logger.warn(`Invalidation could not reach Redis (${describe(error)}); it will be applied on reconnect`);
+      this.logger.warn(
+        `Invalidation could not reach Redis (${describe(error)}); it will be applied on reconnect`,
+      );
       this.scheduleFlush();
     }
   }
@@ -125,7 +127,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
 
   private remember(selectors: readonly KeySelector[]): void {
     this.pending.push(...selectors);
-    if (this.pending.length > MAX_PENDING_INVALIDATIONS) this.pending = [prefixSelector(this.options.keyPrefix)];
+    if (this.pending.length > MAX_PENDING_INVALIDATIONS)
+      this.pending = [prefixSelector(this.options.keyPrefix)];
   }
 
   private onRedisReady(): void {
@@ -148,7 +151,11 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         const batch = this.pending;
         this.pending = [];
         try {
-          await withDeadline(Promise.resolve(redis.deleteMatching(batch)), this.invalidationTimeout(), 'invalidate');
+          await withDeadline(
+            Promise.resolve(redis.deleteMatching(batch)),
+            this.invalidationTimeout(),
+            'invalidate',
+          );
         } catch (error) {
           this.pending = [...batch, ...this.pending];
           throw error;
@@ -158,10 +165,13 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         const wasUsable = this.redisUsable;
         this.redisUsable = true;
         this.outageLogged = false;
-        if (!wasUsable) this.logger.log(`Redis at ${this.options.redis.safeUrl} is connected; caching in Redis`);
+        if (!wasUsable)
+          this.logger.log(`Redis at ${this.options.redis.safeUrl} is connected; caching in Redis`);
       }
     } catch (error) {
-      this.logger.warn(`Redis is connected but could not be brought up to date (${describe(error)}); retrying`);
+      this.logger.warn(
+        `Redis is connected but could not be brought up to date (${describe(error)}); retrying`,
+      );
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = undefined;
         this.scheduleFlush();

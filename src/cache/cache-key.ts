@@ -99,7 +99,8 @@ export function parseQueryPairs(raw: string): Array<[string, string]> {
 /** Sorted by name (stable, so repeated names keep their order) and re-encoded: `a=1&a=2&b=x`. */
 export function normalizeQuery(pairs: ReadonlyArray<readonly [string, string]>): string {
   if (pairs.length === 0) return '';
-  const sorted = pairs.length === 1 ? pairs : [...pairs].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const sorted =
+    pairs.length === 1 ? pairs : [...pairs].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
   let out = '';
   for (const [name, value] of sorted) {
     out += `${out === '' ? '' : '&'}${encodeKeySegment(name)}=${encodeKeySegment(value)}`;
@@ -118,7 +119,7 @@ function toParams(value: unknown): Record<string, string> {
   if (value === null || typeof value !== 'object') return {};
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
-    if (v !== undefined) out[name] = String(v);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[name] = String(v);
   }
   return out;
 }
@@ -165,7 +166,8 @@ export class RequestKeyContext implements KeyContext {
       const query: Record<string, string | string[]> = {};
       for (const [name, value] of this.queryPairs()) {
         const existing = query[name];
-        query[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+        query[name] =
+          existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
       }
       this.queryCache = query;
     }

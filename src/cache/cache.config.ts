@@ -45,7 +45,10 @@ const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 function text(read: EnvReader, name: string): string | undefined {
   const value = read(name);
   if (value === undefined || value === null) return undefined;
-  const s = String(value as string | number | boolean).trim();
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new CacheConfigError(name, `expected a string, got ${typeof value}`);
+  }
+  const s = String(value).trim();
   return s === '' ? undefined : s;
 }
 
@@ -62,7 +65,8 @@ function integer(read: EnvReader, name: string, min: number, max: number, what: 
   const s = text(read, name);
   if (s === undefined) return undefined;
   const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new CacheConfigError(name, `expected ${what}, got "${s}"`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new CacheConfigError(name, `expected ${what}, got "${s}"`);
   return n;
 }
 
@@ -79,7 +83,10 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
   }
   const keyPrefix = text(read, 'CACHE_KEY_PREFIX');
   if (keyPrefix !== undefined && !isValidKeyName(keyPrefix)) {
-    throw new CacheConfigError('CACHE_KEY_PREFIX', `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`);
+    throw new CacheConfigError(
+      'CACHE_KEY_PREFIX',
+      `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`,
+    );
   }
   const password = read('REDIS_PASSWORD');
   return {
@@ -89,7 +96,13 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
     statusHeader,
     memory: {
       maxEntries: integer(read, 'CACHE_MEMORY_MAX_ENTRIES', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
-      maxBytes: integer(read, 'CACHE_MEMORY_MAX_BYTES', 1024, Number.MAX_SAFE_INTEGER, 'an integer of at least 1024'),
+      maxBytes: integer(
+        read,
+        'CACHE_MEMORY_MAX_BYTES',
+        1024,
+        Number.MAX_SAFE_INTEGER,
+        'an integer of at least 1024',
+      ),
     },
     redis: {
       enabled: bool(read, 'REDIS_ENABLED'),
@@ -116,10 +129,16 @@ function parseRedisUrl(raw: string, variable: string): ParsedRedisUrl {
     url = new URL(raw);
   } catch {
     // The raw value may hold a password: only its shape is reported.
-    throw new CacheConfigError(variable, 'expected a URL like redis://host:6379/0, got a value that is not a URL');
+    throw new CacheConfigError(
+      variable,
+      'expected a URL like redis://host:6379/0, got a value that is not a URL',
+    );
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new CacheConfigError(variable, `expected a redis:// or rediss:// URL, got protocol "${url.protocol}"`);
+    throw new CacheConfigError(
+      variable,
+      `expected a redis:// or rediss:// URL, got protocol "${url.protocol}"`,
+    );
   }
   if (url.hostname === '') throw new CacheConfigError(variable, 'expected a URL with a host name');
   const db = url.pathname.replace(/^\//, '');
@@ -161,7 +180,8 @@ function resolveRedisUrl(options: CacheModuleOptions): ParsedRedisUrl {
   url.hostname = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   url.port = String(port);
   url.pathname = `/${db}`;
-  if (redis.password !== undefined && redis.password !== '') url.password = encodeURIComponent(redis.password);
+  if (redis.password !== undefined && redis.password !== '')
+    url.password = encodeURIComponent(redis.password);
   return { url, hasPassword: url.password !== '' };
 }
 
@@ -172,7 +192,10 @@ function resolveRedisUrl(options: CacheModuleOptions): ParsedRedisUrl {
 export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedCacheOptions {
   const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
   if (!isValidKeyName(keyPrefix)) {
-    throw new CacheConfigError('keyPrefix', `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`);
+    throw new CacheConfigError(
+      'keyPrefix',
+      `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`,
+    );
   }
   const statusHeader = options.statusHeader ?? DEFAULTS.statusHeader;
   if (!HEADER_TOKEN.test(statusHeader)) {
@@ -191,7 +214,11 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
       url: url.toString(),
       safeUrl: maskPassword(url),
       hasPassword,
-      operationTimeout: positiveInt(redis.operationTimeout, DEFAULTS.operationTimeout, 'redis.operationTimeout'),
+      operationTimeout: positiveInt(
+        redis.operationTimeout,
+        DEFAULTS.operationTimeout,
+        'redis.operationTimeout',
+      ),
       connectTimeout: positiveInt(redis.connectTimeout, DEFAULTS.connectTimeout, 'redis.connectTimeout'),
     },
     memory: {

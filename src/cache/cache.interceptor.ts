@@ -15,7 +15,11 @@ import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import { CACHED_METADATA } from './cached.metadata.js';
 import { ifNoneMatchHits, strongEtag } from './http/etag.js';
-import { parseRequestDirectives, responseForbidsStore, type RequestDirectives } from './http/request-directives.js';
+import {
+  parseRequestDirectives,
+  responseForbidsStore,
+  type RequestDirectives,
+} from './http/request-directives.js';
 import { responseAccessFor, type ResponseAccess, type SendFunction } from './http/response-access.js';
 import { defaultKeyBuilder } from './key-builders.js';
 import type { StoredResponse } from './stores/cache-store.interface.js';
@@ -69,7 +73,7 @@ function handlesResponseItself(controller: object, handlerName: string): boolean
 @Injectable()
 export class CacheInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Cache');
-  private readonly plans = new Map<Function, RoutePlan | null>();
+  private readonly plans = new Map<object, RoutePlan | null>();
   private readonly authHeaders: readonly string[];
   private readonly statusHeader: string;
   private readonly debug: boolean;
@@ -90,7 +94,8 @@ export class CacheInterceptor implements NestInterceptor {
     if (plan === undefined) return next.handle();
     const request = context.switchToHttp().getRequest<CacheRequest>();
     const method = request.method;
-    if ((method !== 'GET' && method !== 'HEAD') || !this.isRequestCacheable(context, request)) return next.handle();
+    if ((method !== 'GET' && method !== 'HEAD') || !this.isRequestCacheable(context, request))
+      return next.handle();
     const directives = parseRequestDirectives(request.headers);
     const keyContext = new RequestKeyContext(
       request,
@@ -155,7 +160,8 @@ export class CacheInterceptor implements NestInterceptor {
     if (built === undefined) return next.handle();
     const key = toStoreKey(this.options.keyPrefix, plan.namespace, built);
     const res = context.switchToHttp().getResponse<object>();
-    if (directives.noCache || directives.noStore) return this.miss(next, plan, request, res, directives, key, 0);
+    if (directives.noCache || directives.noStore)
+      return this.miss(next, plan, request, res, directives, key, 0);
     const started = this.debug ? performance.now() : 0;
     const found = this.backend.read(key);
     if (isPromise(found)) {
@@ -187,7 +193,8 @@ export class CacheInterceptor implements NestInterceptor {
       if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
       else access.setHeader(res, 'content-type', entry.contentType);
       this.setCacheHeaders(access, res, plan, request, 'HIT', entry.etag, entry.expiresAt);
-      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return this.notModified(access, res, send);
+      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag))
+        return this.notModified(access, res, send);
       return send(entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body);
     });
     if (this.debug) this.logger.debug(`HIT ${key} (${(performance.now() - started).toFixed(2)} ms)`);
@@ -204,8 +211,13 @@ export class CacheInterceptor implements NestInterceptor {
     started: number,
   ): Observable<unknown> {
     const access = responseAccessFor(res);
-    const state: MissState = { handlerDone: false, storable: !directives.noStore && request.method === 'GET' };
-    access.onSend(res, (payload, send) => this.sendMiss(access, res, send, payload, plan, request, key, state));
+    const state: MissState = {
+      handlerDone: false,
+      storable: !directives.noStore && request.method === 'GET',
+    };
+    access.onSend(res, (payload, send) =>
+      this.sendMiss(access, res, send, payload, plan, request, key, state),
+    );
     if (this.debug) this.logger.debug(`MISS ${key} (${(performance.now() - started).toFixed(2)} ms)`);
     return next.handle().pipe(
       tap((value) => {

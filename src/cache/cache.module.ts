@@ -58,7 +58,8 @@ export class CacheModule extends ConfigurableCacheModule {
    * Invalid values fail startup with an error naming the variable.
    */
   static override forRootAsync(options: typeof CACHE_ASYNC_OPTIONS_TYPE = {}): DynamicModule {
-    const fromEnv = options.useFactory === undefined && options.useClass === undefined && options.useExisting === undefined;
+    const fromEnv =
+      options.useFactory === undefined && options.useClass === undefined && options.useExisting === undefined;
     return super.forRootAsync(
       fromEnv
         ? {

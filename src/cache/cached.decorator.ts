@@ -11,7 +11,9 @@ function validate(options: CachedOptions): void {
     );
   }
   if (options.expire !== undefined && (!Number.isSafeInteger(options.expire) || options.expire < 1)) {
-    throw new CacheDefinitionError(`@Cached(): expire must be a positive integer (seconds), got ${String(options.expire)}`);
+    throw new CacheDefinitionError(
+      `@Cached(): expire must be a positive integer (seconds), got ${String(options.expire)}`,
+    );
   }
 }
 

@@ -1,7 +1,12 @@
 /** Public API of the caching module. Everything not exported here is internal. */
 export { CacheModule } from './cache.module.js';
 export type { CacheModuleOptions, MemoryCacheOptions, RedisCacheOptions } from './cache-options.interface.js';
-export { cacheOptionsFromEnv, resolveCacheOptions, CACHE_ENV_VARIABLES, type EnvReader } from './cache.config.js';
+export {
+  cacheOptionsFromEnv,
+  resolveCacheOptions,
+  CACHE_ENV_VARIABLES,
+  type EnvReader,
+} from './cache.config.js';
 export { Cached } from './cached.decorator.js';
 export type { CachedOptions } from './cached.metadata.js';
 export { CacheInterceptor, type RoutePlan } from './cache.interceptor.js';

@@ -1,7 +1,15 @@
-import { encodeKeySegment, normalizeParams, normalizeQuery, type KeyBuilder, type KeyContext } from './cache-key.js';
+import {
+  encodeKeySegment,
+  normalizeParams,
+  normalizeQuery,
+  type KeyBuilder,
+  type KeyContext,
+} from './cache-key.js';
 
 /** Marks a builder as user-scoped: keyed per user, answered `private`, never cached for anonymous requests. */
-export function userScoped(builder: (context: KeyContext) => string | undefined | Promise<string | undefined>): KeyBuilder {
+export function userScoped(
+  builder: (context: KeyContext) => string | undefined | Promise<string | undefined>,
+): KeyBuilder {
   return Object.assign(
     (context: KeyContext) => (context.userId === undefined ? undefined : builder(context)),
     { userScoped: true } as const,
@@ -16,7 +24,9 @@ function paramsAndQuery(context: KeyContext, omitQuery: readonly string[] = []):
       : normalizeQuery(
           Object.entries(context.query)
             .filter(([name]) => !omitQuery.includes(name))
-            .flatMap(([name, v]) => (Array.isArray(v) ? v : [v]).map((one) => [name, one] as [string, string])),
+            .flatMap(([name, v]) =>
+              (Array.isArray(v) ? v : [v]).map((one) => [name, one] as [string, string]),
+            ),
         );
   return `${params === '' ? '' : `:p=${params}`}${query === '' ? '' : `:q=${query}`}`;
 }

@@ -1,6 +1,8 @@
 import { Controller, Get, Module, type LoggerService } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cached, CacheModule, CacheStatusService } from '../../src/cache/index.js';
 import { freePort } from '../helpers/redis.js';
@@ -21,21 +23,40 @@ class CollectingLogger implements LoggerService {
   log(message: unknown, ...rest: unknown[]) {
     this.lines.push([message, ...rest].map(String).join(' '));
   }
-  error = this.log;
-  warn = this.log;
-  debug = this.log;
-  verbose = this.log;
-  fatal = this.log;
+  error(message: unknown, ...rest: unknown[]) {
+    this.log(message, ...rest);
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.log(message, ...rest);
+  }
+  debug(message: unknown, ...rest: unknown[]) {
+    this.log(message, ...rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]) {
+    this.log(message, ...rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]) {
+    this.log(message, ...rest);
+  }
 }
 
-const ENV_NAMES = ['CACHE_ENABLED', 'CACHE_STATUS_HEADER', 'CACHE_DEFAULT_TTL', 'REDIS_ENABLED', 'REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD'];
+const ENV_NAMES = [
+  'CACHE_ENABLED',
+  'CACHE_STATUS_HEADER',
+  'CACHE_DEFAULT_TTL',
+  'REDIS_ENABLED',
+  'REDIS_URL',
+  'REDIS_HOST',
+  'REDIS_PORT',
+  'REDIS_PASSWORD',
+];
 
 async function boot(imports: unknown[], logger: LoggerService | false = false) {
   @Module({ imports: imports as never[], controllers: [PingController] })
   class AppModule {}
   const app = await NestFactory.create(AppModule, { logger, abortOnError: false });
   await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}` };
 }
 
@@ -95,7 +116,9 @@ describe('CacheModule configuration', () => {
     );
     process.env['CACHE_DEFAULT_TTL'] = '60';
     process.env['CACHE_ENABLED'] = 'sometimes';
-    await expect(boot([CacheModule.forRootAsync()])).rejects.toThrow('CACHE_ENABLED: expected true or false, got "sometimes"');
+    await expect(boot([CacheModule.forRootAsync()])).rejects.toThrow(
+      'CACHE_ENABLED: expected true or false, got "sometimes"',
+    );
   });
 
   it('never logs the Redis password, and warns once when there is none', async () => {

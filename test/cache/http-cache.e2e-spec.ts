@@ -48,7 +48,11 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     expect(second.headers.get('content-type')).toBe(first.headers.get('content-type'));
     expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
     expect(runs.of('item:1')).toBe(1);
-    expect(JSON.parse(secondBody)).toEqual({ id: '1', run: 1, nested: { list: [1, 2, 3], unicode: 'héllo ✓' } });
+    expect(JSON.parse(secondBody)).toEqual({
+      id: '1',
+      run: 1,
+      nested: { list: [1, 2, 3], unicode: 'héllo ✓' },
+    });
   });
 
   it('leaves undecorated routes alone', async () => {
@@ -161,7 +165,10 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     expect(onHit.body).toBe('');
     expect(onHit.headers['x-cache']).toBe('HIT');
     expect(onHit.headers['etag']).toBe(etag);
-    const noCache = await raw(`${url}/stable/etag`, 'GET', { 'if-none-match': etag, 'cache-control': 'no-cache' });
+    const noCache = await raw(`${url}/stable/etag`, 'GET', {
+      'if-none-match': etag,
+      'cache-control': 'no-cache',
+    });
     expect(noCache.status).toBe(304);
     const other = await raw(`${url}/stable/etag`, 'GET', { 'if-none-match': '"nope"' });
     expect(other.status).toBe(200);
@@ -226,8 +233,12 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     await fetch(`${url}/users?userId=1`);
     await fetch(`${url}/users?userId=10`);
     await invalidation.invalidateUser(1);
-    expect((await fetch(`${url}/profile/p`, { headers: { 'x-user': '1' } })).headers.get('x-cache')).toBe('MISS');
-    expect((await fetch(`${url}/profile/p`, { headers: { 'x-user': '10' } })).headers.get('x-cache')).toBe('HIT');
+    expect((await fetch(`${url}/profile/p`, { headers: { 'x-user': '1' } })).headers.get('x-cache')).toBe(
+      'MISS',
+    );
+    expect((await fetch(`${url}/profile/p`, { headers: { 'x-user': '10' } })).headers.get('x-cache')).toBe(
+      'HIT',
+    );
     expect((await fetch(`${url}/users?userId=1`)).headers.get('x-cache')).toBe('MISS');
     expect((await fetch(`${url}/users?userId=10`)).headers.get('x-cache')).toBe('HIT');
   });
@@ -247,7 +258,9 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     await fetch(`${url}/keys`, { headers: { 'x-user': '77' } });
     await invalidation.invalidateApiKeys(7);
     expect((await fetch(`${url}/keys`, { headers: { 'x-user': '7' } })).headers.get('x-cache')).toBe('MISS');
-    expect((await fetch(`${url}/keys/k1`, { headers: { 'x-user': '7' } })).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/keys/k1`, { headers: { 'x-user': '7' } })).headers.get('x-cache')).toBe(
+      'MISS',
+    );
     expect((await fetch(`${url}/keys`, { headers: { 'x-user': '77' } })).headers.get('x-cache')).toBe('HIT');
 
     await fetch(`${url}/items/ns-a`);

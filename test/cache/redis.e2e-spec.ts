@@ -32,7 +32,11 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
   beforeAll(async () => {
     redis = await spawnRedis();
     ({ app, url } = await startApp(
-      FixtureModule.with({ enabled: true, keyPrefix: prefix, redis: { enabled: true, url: redis.url, operationTimeout: 100 } }),
+      FixtureModule.with({
+        enabled: true,
+        keyPrefix: prefix,
+        redis: { enabled: true, url: redis.url, operationTimeout: 100 },
+      }),
       adapter,
     ));
     runs = app.get(Runs);
@@ -74,8 +78,12 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     await invalidation.invalidateUser('1');
     expect(redis.cli('--scan', '--pattern', `${prefix}:user:1:*`)).toBe('');
     expect(redis.cli('--scan', '--pattern', `${prefix}:user:10:*`)).not.toBe('');
-    expect((await timed(`${url}/profile/x`, { headers: { 'x-user': '1' } })).res.headers.get('x-cache')).toBe('MISS');
-    expect((await timed(`${url}/profile/x`, { headers: { 'x-user': '10' } })).res.headers.get('x-cache')).toBe('HIT');
+    expect((await timed(`${url}/profile/x`, { headers: { 'x-user': '1' } })).res.headers.get('x-cache')).toBe(
+      'MISS',
+    );
+    expect(
+      (await timed(`${url}/profile/x`, { headers: { 'x-user': '10' } })).res.headers.get('x-cache'),
+    ).toBe('HIT');
     await invalidation.invalidateAll();
     expect(redis.cli('--scan', '--pattern', `${prefix}:*`)).toBe('');
   });
@@ -103,7 +111,9 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     await timed(`${url}/items/hang`);
     redis.pause();
     try {
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => timed(`${url}/items/hang-${i}`)));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => timed(`${url}/items/hang-${i}`)),
+      );
       for (const { res, ms } of results) {
         expect(res.status).toBe(200);
         // The read waited for Redis (so the pause was real) but no longer than the 100 ms deadline allows.
@@ -130,7 +140,11 @@ describe.skipIf(skip).each(ADAPTERS)('Redis unreachable at startup on %s', (adap
     const port = await freePort();
     const started = performance.now();
     ({ app, url } = await startApp(
-      FixtureModule.with({ enabled: true, keyPrefix: 'down-at-start', redis: { enabled: true, url: `redis://127.0.0.1:${port}` } }),
+      FixtureModule.with({
+        enabled: true,
+        keyPrefix: 'down-at-start',
+        redis: { enabled: true, url: `redis://127.0.0.1:${port}` },
+      }),
       adapter,
     ));
     expect(performance.now() - started).toBeLessThan(3000);

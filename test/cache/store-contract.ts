@@ -11,7 +11,11 @@ export interface ContractSubject {
   teardown(): Promise<void>;
 }
 
-function entry(body: string | undefined, ttlMs = 60_000, extra: Partial<StoredResponse> = {}): StoredResponse {
+function entry(
+  body: string | undefined,
+  ttlMs = 60_000,
+  extra: Partial<StoredResponse> = {},
+): StoredResponse {
   return {
     status: 200,
     contentType: 'application/json; charset=utf-8',
@@ -121,7 +125,13 @@ export function describeStoreContract(name: string, create: () => Promise<Contra
 
     it('treats corrupt values as misses and overwrites them', async () => {
       if (subject.plant === undefined) return;
-      for (const [i, raw] of ['not json', '', '{"value":42}', '[1,2]', '{"value":{"status":"x"}}'].entries()) {
+      for (const [i, raw] of [
+        'not json',
+        '',
+        '{"value":42}',
+        '[1,2]',
+        '{"value":{"status":"x"}}',
+      ].entries()) {
         await subject.plant(key(`bad${i}`), raw);
         expect(await store.get(key(`bad${i}`))).toBeUndefined();
         await store.set(key(`bad${i}`), entry('fixed'), 60_000);

@@ -10,12 +10,16 @@ describeStoreContract('memory', async () => ({
   teardown: async () => undefined,
 }));
 
-const redisAvailable = process.env['REDIS_URL'] !== undefined || (await import('../helpers/redis.js')).canSpawnRedis();
+const redisAvailable =
+  process.env['REDIS_URL'] !== undefined || (await import('../helpers/redis.js')).canSpawnRedis();
 if (!skipWithoutRedis('store contract on Redis', redisAvailable)) {
   describeStoreContract('redis', async () => {
     const server = await sharedOrOwnedRedis();
     if (server === undefined) throw new Error('no Redis');
-    const store = new RedisStore({ url: server.url, connectTimeout: 2000 }, { ready: () => undefined, error: () => undefined });
+    const store = new RedisStore(
+      { url: server.url, connectTimeout: 2000 },
+      { ready: () => undefined, error: () => undefined },
+    );
     store.connect();
     const deadline = Date.now() + 5000;
     while (!store.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

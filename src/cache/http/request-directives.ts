@@ -14,7 +14,9 @@ function headerText(value: string | string[] | undefined): string | undefined {
 }
 
 /** Parses directive lists case-insensitively; unknown directives are ignored. */
-export function parseRequestDirectives(headers: Record<string, string | string[] | undefined>): RequestDirectives {
+export function parseRequestDirectives(
+  headers: Record<string, string | string[] | undefined>,
+): RequestDirectives {
   const cacheControl = headerText(headers['cache-control']);
   const pragma = headerText(headers['pragma']);
   if (cacheControl === undefined && pragma === undefined) return NONE;
@@ -26,7 +28,16 @@ export function parseRequestDirectives(headers: Record<string, string | string[]
       const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
       if (name === 'no-cache') noCache = true;
       else if (name === 'no-store') noStore = true;
-      else if (name === 'max-age' && eq !== -1 && Number(part.slice(eq + 1).trim().replace(/^"|"$/g, '')) === 0) {
+      else if (
+        name === 'max-age' &&
+        eq !== -1 &&
+        Number(
+          part
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"|"$/g, ''),
+        ) === 0
+      ) {
         noCache = true;
       }
     }

@@ -64,8 +64,12 @@ function serializePayload(access: ResponseAccess, res: object, payload: unknown)
   if (payload === undefined || payload === null) return EMPTY_BODY;
   if (typeof payload === 'string') return { text: payload, binary: undefined };
   if (Buffer.isBuffer(payload)) return { text: undefined, binary: payload };
-  if (typeof payload !== 'object') return { text: String(payload as number | boolean), binary: undefined };
-  if (typeof (payload as { pipe?: unknown }).pipe === 'function' || Symbol.asyncIterator in payload) return undefined;
+  if (typeof payload === 'number' || typeof payload === 'boolean' || typeof payload === 'bigint') {
+    return { text: String(payload), binary: undefined };
+  }
+  if (typeof payload !== 'object') return undefined;
+  if (typeof (payload as { pipe?: unknown }).pipe === 'function' || Symbol.asyncIterator in payload)
+    return undefined;
   if (access.header(res, 'content-type') === undefined) access.setHeader(res, 'content-type', JSON_TYPE);
   return { text: JSON.stringify(payload), binary: undefined };
 }
@@ -91,7 +95,7 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   setHeader: (res, name, value) => void res.setHeader(name, value),
   removeHeader: (res, name) => res.removeHeader(name),
   onSend: replaceSendOnce,
-  serialize: (res, payload) => serializePayload(expressAccess as ResponseAccess, res, payload),
+  serialize: (res, payload) => serializePayload(expressAccess, res, payload),
 };
 
 const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
@@ -102,11 +106,11 @@ const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   setHeader: (res, name, value) => void res.header(name, value),
   removeHeader: (res, name) => void res.removeHeader(name),
   onSend: replaceSendOnce,
-  serialize: (res, payload) => serializePayload(fastifyAccess as ResponseAccess, res, payload),
+  serialize: (res, payload) => serializePayload(fastifyAccess, res, payload),
 };
 
 /** The accessor for a response object of either adapter. */
 export function responseAccessFor(res: object): ResponseAccess {
   const isFastify = 'raw' in res && typeof (res as { code?: unknown }).code === 'function';
-  return (isFastify ? fastifyAccess : expressAccess) as ResponseAccess;
+  return isFastify ? fastifyAccess : expressAccess;
 }

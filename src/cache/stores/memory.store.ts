@@ -9,7 +9,10 @@ interface Slot {
 const ENTRY_OVERHEAD_BYTES = 160;
 
 function sizeOf(key: string, value: StoredResponse): number {
-  return (key.length + (value.body?.length ?? 0) + (value.contentType?.length ?? 0) + value.etag.length) * 2 + ENTRY_OVERHEAD_BYTES;
+  return (
+    (key.length + (value.body?.length ?? 0) + (value.contentType?.length ?? 0) + value.etag.length) * 2 +
+    ENTRY_OVERHEAD_BYTES
+  );
 }
 
 /**

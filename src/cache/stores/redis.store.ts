@@ -49,7 +49,9 @@ export class RedisStore implements CacheStore {
         reconnectStrategy: (retries: number) => reconnectDelay(retries),
       },
     });
-    this.client.on('error', (error: unknown) => events.error(error instanceof Error ? error : new Error(String(error))));
+    this.client.on('error', (error: unknown) =>
+      events.error(error instanceof Error ? error : new Error(String(error))),
+    );
     this.client.on('ready', () => events.ready());
     this.keyvRedis = new KeyvRedis(this.client, { throwOnConnectError: false, throwOnErrors: false });
     // Errors of reads and writes surface as misses; connection state comes from the client's own events.
