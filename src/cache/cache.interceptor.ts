@@ -104,11 +104,36 @@ export class CacheInterceptor implements NestInterceptor {
       plan.handlerName,
       this.options.userId,
     );
-    const built = plan.keyBuilder(keyContext);
+    let built: string | undefined | Promise<string | undefined>;
+    try {
+      built = plan.keyBuilder(keyContext);
+    } catch (error) {
+      return this.uncached(next, plan, error);
+    }
     if (isPromise(built)) {
-      return from(built).pipe(mergeMap((key) => this.withKey(context, next, plan, request, directives, key)));
+      // The handler runs at most once: a failing key builder serves the request uncached, and an error of the
+      // handler itself propagates untouched.
+      return from(
+        built.then(
+          (key) => ({ key, failed: false as const }),
+          (error: unknown) => ({ error, failed: true as const }),
+        ),
+      ).pipe(
+        mergeMap((outcome) =>
+          outcome.failed
+            ? this.uncached(next, plan, outcome.error)
+            : this.withKey(context, next, plan, request, directives, outcome.key),
+        ),
+      );
     }
     return this.withKey(context, next, plan, request, directives, built);
+  }
+
+  private uncached(next: CallHandler, plan: RoutePlan, error: unknown): Observable<unknown> {
+    this.logger.warn(
+      `Key builder of ${plan.className}.${plan.handlerName} failed (${error instanceof Error ? error.message : String(error)}); served uncached`,
+    );
+    return next.handle();
   }
 
   /** Hook: return false to serve a request uncached (no header, no read, no write). */
@@ -158,6 +183,7 @@ export class CacheInterceptor implements NestInterceptor {
     built: string | undefined,
   ): Observable<unknown> {
     if (built === undefined) return next.handle();
+    if (typeof built !== 'string') return this.uncached(next, plan, new TypeError(`returned ${typeof built}`));
     const key = toStoreKey(this.options.keyPrefix, plan.namespace, built);
     const res = context.switchToHttp().getResponse<object>();
     if (directives.noCache || directives.noStore)
@@ -215,9 +241,15 @@ export class CacheInterceptor implements NestInterceptor {
       handlerDone: false,
       storable: !directives.noStore && request.method === 'GET',
     };
-    access.onSend(res, (payload, send) =>
-      this.sendMiss(access, res, send, payload, plan, request, key, state),
-    );
+    access.onSend(res, (payload, send) => {
+      try {
+        return this.sendMiss(access, res, send, payload, plan, request, key, state);
+      } catch (error) {
+        // Capturing failed (for example a payload JSON cannot represent): send it the adapter's way, uncached.
+        this.logger.warn(`Could not cache ${key}: ${error instanceof Error ? error.message : String(error)}`);
+        return send(payload);
+      }
+    });
     if (this.debug) this.logger.debug(`MISS ${key} (${(performance.now() - started).toFixed(2)} ms)`);
     return next.handle().pipe(
       tap((value) => {

@@ -72,6 +72,17 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     expect(runs.of(`value:${kind}`)).toBe(1);
   });
 
+  it('serves the request uncached when a key builder throws or rejects', async () => {
+    for (const route of ['broken-key', 'broken-async-key']) {
+      for (let i = 1; i <= 2; i++) {
+        const res = await fetch(`${url}/${route}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-cache')).toBeNull();
+        expect(((await res.json()) as { run: number }).run).toBe(i);
+      }
+    }
+  });
+
   it('passes other methods through untouched, with no cache header', async () => {
     const res = await fetch(`${url}/items/post-1`, { method: 'POST' });
     expect(res.status).toBe(201);

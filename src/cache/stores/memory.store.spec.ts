@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import { namespaceSelector, ownerSelector, prefixSelector } from '../cache-key.js';
+import type { StoredResponse } from './cache-store.interface.js';
+import { MemoryStore } from './memory.store.js';
+
+const BIG = Number.MAX_SAFE_INTEGER;
+
+function entry(body: string | undefined = 'body', expiresAt = BIG): StoredResponse {
+  return { status: 200, contentType: 'application/json', body, etag: '"etag"', expiresAt };
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_000) {
+  let now = start;
+  return {
+    now: () => now,
+    set: (value: number) => {
+      now = value;
+    },
+  };
+}
+
+describe('MemoryStore', () => {
+  it('returns what was stored, and undefined for unknown keys', () => {
+    const store = new MemoryStore(10, 1024 * 1024);
+    const value = entry('{"a":1}');
+    store.set('k', value, 60_000);
+    expect(store.get('k')).toEqual(value);
+    expect(store.get('missing')).toBeUndefined();
+    expect(store.size).toBe(1);
+  });
+
+  it('stores a frozen copy that the caller cannot alter afterwards', () => {
+    const store = new MemoryStore(10, 1024 * 1024);
+    const value = { ...entry('original') };
+    store.set('k', value, 60_000);
+    (value as { body: string }).body = 'changed';
+    const read = store.get('k');
+    expect(read?.body).toBe('original');
+    expect(Object.isFrozen(read)).toBe(true);
+  });
+
+  it('replaces an existing key without counting it twice', () => {
+    const store = new MemoryStore(10, 1024 * 1024);
+    store.set('k', entry('a'), 60_000);
+    const bytesOfOne = store.usedBytes;
+    store.set('k', entry('b'), 60_000);
+    expect(store.size).toBe(1);
+    expect(store.usedBytes).toBe(bytesOfOne);
+    expect(store.get('k')?.body).toBe('b');
+  });
+
+  it('evicts the least recently used entry beyond maxEntries', () => {
+    const store = new MemoryStore(3, 1024 * 1024);
+    for (const key of ['a', 'b', 'c', 'd']) store.set(key, entry(key), 60_000);
+    expect(store.size).toBe(3);
+    expect(store.get('a')).toBeUndefined();
+    expect([...store.keys()]).toEqual(['b', 'c', 'd']);
+    store.set('e', entry('e'), 60_000);
+    expect([...store.keys()]).toEqual(['c', 'd', 'e']);
+  });
+
+  it('refreshes recency on get', () => {
+    const store = new MemoryStore(3, 1024 * 1024);
+    for (const key of ['a', 'b', 'c']) store.set(key, entry(key), 60_000);
+    expect(store.get('a')?.body).toBe('a');
+    store.set('d', entry('d'), 60_000);
+    expect(store.get('b')).toBeUndefined();
+    expect(store.get('a')?.body).toBe('a');
+    expect([...store.keys()]).toEqual(['c', 'd', 'a']);
+  });
+
+  it('refreshes recency on set of an existing key', () => {
+    const store = new MemoryStore(2, 1024 * 1024);
+    store.set('a', entry('a'), 60_000);
+    store.set('b', entry('b'), 60_000);
+    store.set('a', entry('a2'), 60_000);
+    store.set('c', entry('c'), 60_000);
+    expect(store.get('b')).toBeUndefined();
+    expect(store.get('a')?.body).toBe('a2');
+  });
+
+  it('a miss does not change recency', () => {
+    const store = new MemoryStore(2, 1024 * 1024);
+    store.set('a', entry('a'), 60_000);
+    store.set('b', entry('b'), 60_000);
+    expect(store.get('zzz')).toBeUndefined();
+    store.set('c', entry('c'), 60_000);
+    expect([...store.keys()]).toEqual(['b', 'c']);
+  });
+
+  it('evicts least recently used entries to stay within maxBytes', () => {
+    const probe = new MemoryStore(10, 1024 * 1024);
+    probe.set('k1', entry('x'.repeat(200)), 60_000);
+    const one = probe.usedBytes;
+    expect(one).toBeGreaterThan(400);
+
+    const store = new MemoryStore(100, Math.floor(one * 2.5));
+    store.set('k1', entry('x'.repeat(200)), 60_000);
+    store.set('k2', entry('y'.repeat(200)), 60_000);
+    expect(store.size).toBe(2);
+    expect(store.usedBytes).toBe(2 * one);
+    store.get('k1');
+    store.set('k3', entry('z'.repeat(200)), 60_000);
+    expect(store.size).toBe(2);
+    expect(store.get('k2')).toBeUndefined();
+    expect(store.get('k1')?.body).toBe('x'.repeat(200));
+    expect(store.get('k3')?.body).toBe('z'.repeat(200));
+    expect(store.usedBytes).toBeLessThanOrEqual(Math.floor(one * 2.5));
+  });
+
+  it('evicts as many entries as a large newcomer needs', () => {
+    const probe = new MemoryStore(10, 1024 * 1024);
+    probe.set('s1', entry('x'.repeat(100)), 60_000);
+    const small = probe.usedBytes;
+    const store = new MemoryStore(100, small * 4);
+    for (const key of ['s1', 's2', 's3', 's4']) store.set(key, entry('x'.repeat(100)), 60_000);
+    expect(store.size).toBe(4);
+    store.set('big', entry('b'.repeat(400)), 60_000);
+    expect(store.get('big')).toBeDefined();
+    expect(store.usedBytes).toBeLessThanOrEqual(small * 4);
+    expect(store.get('s1')).toBeUndefined();
+  });
+
+  it('never stores an entry larger than maxBytes', () => {
+    const store = new MemoryStore(100, 1024);
+    store.set('small', entry('s'), 60_000);
+    const before = store.usedBytes;
+    store.set('huge', entry('h'.repeat(2000)), 60_000);
+    expect(store.get('huge')).toBeUndefined();
+    expect(store.size).toBe(1);
+    expect(store.usedBytes).toBe(before);
+    expect(store.get('small')?.body).toBe('s');
+  });
+
+  it('drops the old value when an oversized value replaces it', () => {
+    const store = new MemoryStore(100, 1024);
+    store.set('k', entry('small'), 60_000);
+    store.set('k', entry('h'.repeat(2000)), 60_000);
+    expect(store.get('k')).toBeUndefined();
+    expect(store.size).toBe(0);
+    expect(store.usedBytes).toBe(0);
+  });
+
+  it('counts the key, body, content type and etag in usedBytes', () => {
+    const sizes = (value: StoredResponse, key = 'k') => {
+      const store = new MemoryStore(10, 1024 * 1024);
+      store.set(key, value, 60_000);
+      return store.usedBytes;
+    };
+    const base = sizes(entry('x'));
+    expect(sizes(entry('x'.repeat(101)))).toBeGreaterThan(base);
+    expect(sizes(entry('x'), 'k'.repeat(101))).toBeGreaterThan(base);
+    expect(sizes({ ...entry('x'), contentType: 'x'.repeat(200) })).toBeGreaterThan(base);
+    expect(sizes({ ...entry('x'), etag: `"${'e'.repeat(200)}"` })).toBeGreaterThan(base);
+    expect(sizes(entry(undefined))).toBeGreaterThan(0);
+    expect(sizes({ ...entry(undefined), contentType: undefined })).toBeGreaterThan(0);
+  });
+
+  it('does not return expired entries, and forgets them', () => {
+    const clock = manualClock(1_000);
+    const store = new MemoryStore(10, 1024 * 1024, clock.now);
+    store.set('k', entry('v', 2_000), 1_000);
+    expect(store.get('k')?.body).toBe('v');
+    clock.set(1_999);
+    expect(store.get('k')?.body).toBe('v');
+    clock.set(2_000);
+    expect(store.get('k')).toBeUndefined();
+    expect(store.size).toBe(0);
+    expect(store.usedBytes).toBe(0);
+  });
+
+  it('does not return an entry stored already expired', () => {
+    const clock = manualClock(5_000);
+    const store = new MemoryStore(10, 1024 * 1024, clock.now);
+    store.set('k', entry('v', 4_000), 1_000);
+    expect(store.get('k')).toBeUndefined();
+  });
+
+  it('evicts expired entries before live ones when full', () => {
+    const clock = manualClock(1_000);
+    const store = new MemoryStore(2, 1024 * 1024, clock.now);
+    store.set('live', entry('live', 10_000), 9_000);
+    store.set('dying', entry('dying', 1_500), 500);
+    clock.set(2_000);
+    store.set('new', entry('new', 10_000), 8_000);
+    expect(store.size).toBe(2);
+    expect(store.get('new')?.body).toBe('new');
+    expect(store.get('dying')).toBeUndefined();
+  });
+
+  it('deleteMatching removes the selected keys and counts them', () => {
+    const store = new MemoryStore(100, 1024 * 1024);
+    const keys = [
+      'cache:users:1:single',
+      'cache:users:10:single',
+      'cache:users:list:page:1:size:50',
+      'cache:user:1:UsersController.me',
+      'cache:apikeys:1',
+      'other:users:1:single',
+    ];
+    for (const key of keys) store.set(key, entry(key), 60_000);
+    expect(store.deleteMatching([ownerSelector('cache', '1')])).toBe(3);
+    expect([...store.keys()]).toEqual(['cache:users:10:single', 'cache:users:list:page:1:size:50', 'other:users:1:single']);
+    expect(store.deleteMatching([ownerSelector('cache', '1')])).toBe(0);
+    expect(store.deleteMatching([])).toBe(0);
+    expect(store.deleteMatching([namespaceSelector('cache', 'users'), namespaceSelector('cache', 'users')])).toBe(2);
+    expect(store.deleteMatching([prefixSelector('cache')])).toBe(0);
+    expect(store.deleteMatching([prefixSelector('other')])).toBe(1);
+    expect(store.size).toBe(0);
+    expect(store.usedBytes).toBe(0);
+  });
+
+  it('usedBytes goes back to 0 after clear and after close', async () => {
+    const store = new MemoryStore(100, 1024 * 1024);
+    for (let i = 0; i < 20; i++) store.set(`k${i}`, entry(`v${i}`), 60_000);
+    expect(store.usedBytes).toBeGreaterThan(0);
+    store.clear();
+    expect(store.usedBytes).toBe(0);
+    expect(store.size).toBe(0);
+    expect(store.get('k1')).toBeUndefined();
+    store.set('again', entry(), 60_000);
+    expect(store.usedBytes).toBeGreaterThan(0);
+    await store.close();
+    expect(store.usedBytes).toBe(0);
+    expect(store.size).toBe(0);
+  });
+
+  it('keeps usedBytes equal to the sum of what it holds through evictions and deletions', () => {
+    const clock = manualClock(0);
+    const store = new MemoryStore(7, 6_000, clock.now);
+    let seed = 1;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const sizeOfAlone = (key: string, value: StoredResponse) => {
+      const alone = new MemoryStore(1, BIG);
+      alone.set(key, value, 1);
+      return alone.usedBytes;
+    };
+    const lastSet = new Map<string, StoredResponse>();
+    for (let i = 0; i < 500; i++) {
+      const key = `k${Math.floor(random() * 15)}`;
+      const roll = random();
+      if (roll < 0.6) {
+        const value = entry('x'.repeat(Math.floor(random() * 1500)), clock.now() + Math.floor(random() * 100));
+        store.set(key, value, 100);
+        lastSet.set(key, value);
+      } else if (roll < 0.8) {
+        store.get(key);
+      } else if (roll < 0.9) {
+        store.deleteMatching([{ pattern: key, matches: (k) => k === key }]);
+      } else {
+        clock.set(clock.now() + 10);
+      }
+      let sum = 0;
+      for (const k of store.keys()) {
+        const value = lastSet.get(k);
+        expect(value).toBeDefined();
+        if (value !== undefined) sum += sizeOfAlone(k, value);
+      }
+      expect(store.usedBytes).toBe(sum);
+      expect(store.size).toBeLessThanOrEqual(7);
+      expect(store.usedBytes).toBeLessThanOrEqual(6_000);
+    }
+  });
+});
