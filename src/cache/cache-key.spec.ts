@@ -188,7 +188,24 @@ describe('encodeKeySegment', () => {
     for (const value of TRICKY_VALUES) {
       const encoded = encodeKeySegment(value);
       expect(encoded, JSON.stringify(value)).toMatch(ENCODED_SEGMENT);
-      for (const forbidden of [':', '*', '?', '[', ']', '#', '&', '=', ' ', '\\', '^', '+', '!', "'", '(', ')']) {
+      for (const forbidden of [
+        ':',
+        '*',
+        '?',
+        '[',
+        ']',
+        '#',
+        '&',
+        '=',
+        ' ',
+        '\\',
+        '^',
+        '+',
+        '!',
+        "'",
+        '(',
+        ')',
+      ]) {
         expect(encoded, JSON.stringify(value)).not.toContain(forbidden);
       }
     }
@@ -357,9 +374,12 @@ describe('RequestKeyContext', () => {
     expect(Object.entries(ctx.query)).toEqual([['__proto__', 'a']]);
   });
 
-  it('stringifies params and drops undefined ones', () => {
-    const ctx = context({ params: { id: 7, slug: 'a', gone: undefined } });
-    expect(ctx.params).toEqual({ id: '7', slug: 'a' });
+  it('stringifies scalar params and drops the others', () => {
+    const ctx = context({
+      params: { id: 7, slug: 'a', flag: true, gone: undefined, none: null, obj: { a: 1 } },
+    });
+    expect(ctx.params).toEqual({ id: '7', slug: 'a', flag: 'true' });
+    expect(context({ params: undefined }).params).toEqual({});
   });
 
   it('takes the route pattern from Express, then Fastify, then the path', () => {
@@ -372,7 +392,13 @@ describe('RequestKeyContext', () => {
       defaultUserIdResolver,
     );
     expect(fastify.routePath).toBe('/users/:id');
-    const bare = new RequestKeyContext({ method: 'GET', url: '/users/7?x=1', headers: {} }, 'ns', 'C', 'h', () => 1);
+    const bare = new RequestKeyContext(
+      { method: 'GET', url: '/users/7?x=1', headers: {} },
+      'ns',
+      'C',
+      'h',
+      () => 1,
+    );
     expect(bare.routePath).toBe('/users/7');
   });
 
@@ -470,7 +496,11 @@ describe('toStoreKey', () => {
   it('stays within MAX_KEY_BYTES with the longest prefix and namespace', () => {
     const prefix = 'p'.repeat(64);
     const namespace = 'n'.repeat(64);
-    for (const built of [`${namespace}:${'h'.repeat(70)}:${'x'.repeat(300)}`, `${'é'.repeat(300)}`, `a:${'😀'.repeat(80)}`]) {
+    for (const built of [
+      `${namespace}:${'h'.repeat(70)}:${'x'.repeat(300)}`,
+      `${'é'.repeat(300)}`,
+      `a:${'😀'.repeat(80)}`,
+    ]) {
       const key = toStoreKey(prefix, namespace, built);
       expect(bytes(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
       expect(key.startsWith(`${prefix}:${namespace}:`)).toBe(true);
@@ -516,13 +546,27 @@ describe('escapeGlob', () => {
   });
 
   it('turns any literal into a pattern that matches exactly that literal', () => {
-    const literals = [...TRICKY_VALUES, 'a*b', 'a?b', '[a-z]', '[^x]', '\\*', 'x\\', '**', '[', 'a]b', 'cache:users:'];
+    const literals = [
+      ...TRICKY_VALUES,
+      'a*b',
+      'a?b',
+      '[a-z]',
+      '[^x]',
+      '\\*',
+      'x\\',
+      '**',
+      '[',
+      'a]b',
+      'cache:users:',
+    ];
     for (const literal of literals) {
       const pattern = escapeGlob(literal);
       expect(globMatches(pattern, literal), JSON.stringify(literal)).toBe(true);
       for (const other of literals) {
         if (other !== literal) {
-          expect(globMatches(pattern, other), `${JSON.stringify(literal)} vs ${JSON.stringify(other)}`).toBe(false);
+          expect(globMatches(pattern, other), `${JSON.stringify(literal)} vs ${JSON.stringify(other)}`).toBe(
+            false,
+          );
         }
       }
     }
@@ -535,7 +579,24 @@ describe('escapeGlob', () => {
 });
 
 describe('key selectors', () => {
-  const OWNERS = ['1', '10', '11', '01', '2', 'a:b', '*', '?', '[1]', '\\', '^', 'é', '%3A', ':', 'list', 'single'];
+  const OWNERS = [
+    '1',
+    '10',
+    '11',
+    '01',
+    '2',
+    'a:b',
+    '*',
+    '?',
+    '[1]',
+    '\\',
+    '^',
+    'é',
+    '%3A',
+    ':',
+    'list',
+    'single',
+  ];
   const TAILS = ['', ':single', ':list', ':UsersController.find:q=a=1', ':k1', ':#hash'];
   const PREFIXES = ['cache', 'app.v2', 'cache-x'];
   const NAMESPACES = ['users', 'user', 'apikeys', 'apikey', 'users2', 'u'];
@@ -604,7 +665,10 @@ describe('key selectors', () => {
       for (const key of SAMPLE_KEYS) {
         if (selector.matches(key)) {
           accepted++;
-          expect(globMatches(selector.pattern, key), `${name}: pattern ${selector.pattern} misses ${key}`).toBe(true);
+          expect(
+            globMatches(selector.pattern, key),
+            `${name}: pattern ${selector.pattern} misses ${key}`,
+          ).toBe(true);
         }
       }
     }
@@ -675,7 +739,9 @@ describe('key selectors', () => {
   it('restPrefixSelector matches the literal start of the rest, hashed list keys included', () => {
     const lists = restPrefixSelector('cache', 'users', 'list:');
     expect(lists.matches('cache:users:list:page:1:size:50')).toBe(true);
-    expect(lists.matches(toStoreKey('cache', 'users', `list:page:1:size:50:q=${'x'.repeat(400)}`))).toBe(true);
+    expect(lists.matches(toStoreKey('cache', 'users', `list:page:1:size:50:q=${'x'.repeat(400)}`))).toBe(
+      true,
+    );
     expect(lists.matches('cache:users:listing:1')).toBe(false);
     expect(lists.matches('cache:users:1:single')).toBe(false);
     expect(lists.matches('cache:user:list:page:1')).toBe(false);
@@ -691,7 +757,9 @@ describe('key builders', () => {
   });
 
   it('userScopedKeyBuilder gives ns:{id}:{Class.handler}', async () => {
-    expect(await build(userScopedKeyBuilder, context({ user: { id: 42 } }, 'user'))).toBe('user:42:UsersController.find');
+    expect(await build(userScopedKeyBuilder, context({ user: { id: 42 } }, 'user'))).toBe(
+      'user:42:UsersController.find',
+    );
     expect(await build(userScopedKeyBuilder, context({ user: { id: 'a:b' } }, 'user'))).toBe(
       'user:a%3Ab:UsersController.find',
     );
@@ -708,7 +776,9 @@ describe('key builders', () => {
   });
 
   it('usersListKeyBuilder gives users:{X}:single for ?userId=X', async () => {
-    expect(await build(usersListKeyBuilder, context({ url: '/users?userId=5' }, 'users'))).toBe('users:5:single');
+    expect(await build(usersListKeyBuilder, context({ url: '/users?userId=5' }, 'users'))).toBe(
+      'users:5:single',
+    );
     expect(await build(usersListKeyBuilder, context({ url: '/users?userId=5&page=2' }, 'users'))).toBe(
       'users:5:single:q=page=2',
     );
@@ -734,7 +804,9 @@ describe('key builders', () => {
     const key = (url: string) => build(usersListKeyBuilder, context({ url }, 'users'));
     const numeric = await Promise.all(['/users?page=1', '/users?page=2', '/users?page=10'].map(key));
     const odd = await Promise.all(
-      ['abc', '1.0', '-1', '1e1', '~1', '%201', '1%3Asize%3A50', '１', '0x1', '%7E'].map((p) => key(`/users?page=${p}`)),
+      ['abc', '1.0', '-1', '1e1', '~1', '%201', '1%3Asize%3A50', '１', '0x1', '%7E'].map((p) =>
+        key(`/users?page=${p}`),
+      ),
     );
     const all = [...numeric, ...odd];
     expect(new Set(all).size).toBe(all.length);
@@ -756,7 +828,11 @@ describe('key builders', () => {
   });
 
   it('usersListKeyBuilder keys are found by the users invalidations', async () => {
-    const list = toStoreKey('cache', 'users', (await build(usersListKeyBuilder, context({ url: '/users' }, 'users'))) ?? '');
+    const list = toStoreKey(
+      'cache',
+      'users',
+      (await build(usersListKeyBuilder, context({ url: '/users' }, 'users'))) ?? '',
+    );
     const single = toStoreKey(
       'cache',
       'users',
@@ -771,7 +847,9 @@ describe('key builders', () => {
   it('paginatedKeyBuilder honours its options', async () => {
     const builder = paginatedKeyBuilder({ pageParam: 'p', sizeParam: 'n', defaultPage: 0, defaultSize: 20 });
     expect(await build(builder, context({ url: '/items' }, 'items'))).toBe('items:list:page:0:size:20');
-    expect(await build(builder, context({ url: '/items?p=0&n=20' }, 'items'))).toBe('items:list:page:0:size:20');
+    expect(await build(builder, context({ url: '/items?p=0&n=20' }, 'items'))).toBe(
+      'items:list:page:0:size:20',
+    );
     expect(await build(builder, context({ url: '/items?page=3' }, 'items'))).toBe(
       'items:list:page:0:size:20:q=page=3',
     );
@@ -780,10 +858,12 @@ describe('key builders', () => {
   it('apiKeysListKeyBuilder uses the userId path param before the authenticated user', async () => {
     expect(apiKeysListKeyBuilder.userScoped).toBe(true);
     expect(await build(apiKeysListKeyBuilder, context({ user: { id: 1 } }, 'apikeys'))).toBe('apikeys:1');
-    expect(await build(apiKeysListKeyBuilder, context({ user: { id: 1 }, params: { userId: '7' } }, 'apikeys'))).toBe(
-      'apikeys:7',
-    );
-    expect(await build(apiKeysListKeyBuilder, context({ params: { userId: '7' } }, 'apikeys'))).toBeUndefined();
+    expect(
+      await build(apiKeysListKeyBuilder, context({ user: { id: 1 }, params: { userId: '7' } }, 'apikeys')),
+    ).toBe('apikeys:7');
+    expect(
+      await build(apiKeysListKeyBuilder, context({ params: { userId: '7' } }, 'apikeys')),
+    ).toBeUndefined();
     expect(await build(apiKeysListKeyBuilder, context({}, 'apikeys'))).toBeUndefined();
   });
 
@@ -832,12 +912,32 @@ describe('key builders', () => {
   });
 
   it('ids holding ":" or "*" never collide with other ids in any built-in builder', async () => {
-    const ids = ['1', '10', '1:single', '1:list', '1*', '*', '1:UsersController.find', 'list', 'a:b', 'a', 'b', 'a%3Ab', ':'];
-    const userKeys = await Promise.all(ids.map((id) => build(userScopedKeyBuilder, context({ user: { id } }, 'user'))));
-    const singleKeys = await Promise.all(
-      ids.map((id) => build(usersListKeyBuilder, context({ url: `/users?userId=${encodeURIComponent(id)}` }, 'users'))),
+    const ids = [
+      '1',
+      '10',
+      '1:single',
+      '1:list',
+      '1*',
+      '*',
+      '1:UsersController.find',
+      'list',
+      'a:b',
+      'a',
+      'b',
+      'a%3Ab',
+      ':',
+    ];
+    const userKeys = await Promise.all(
+      ids.map((id) => build(userScopedKeyBuilder, context({ user: { id } }, 'user'))),
     );
-    const ownKeys = await Promise.all(ids.map((id) => build(apiKeysListKeyBuilder, context({ user: { id } }, 'apikeys'))));
+    const singleKeys = await Promise.all(
+      ids.map((id) =>
+        build(usersListKeyBuilder, context({ url: `/users?userId=${encodeURIComponent(id)}` }, 'users')),
+      ),
+    );
+    const ownKeys = await Promise.all(
+      ids.map((id) => build(apiKeysListKeyBuilder, context({ user: { id } }, 'apikeys'))),
+    );
     for (const keys of [userKeys, singleKeys, ownKeys]) {
       expect(new Set(keys).size).toBe(ids.length);
     }

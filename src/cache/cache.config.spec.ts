@@ -142,7 +142,12 @@ describe('cacheOptionsFromEnv: valid values', () => {
   });
 
   it('accepts non-string values from a ConfigService', () => {
-    const options = fromEnv({ CACHE_ENABLED: true, CACHE_DEFAULT_TTL: 60, REDIS_PORT: 6380, REDIS_ENABLED: false });
+    const options = fromEnv({
+      CACHE_ENABLED: true,
+      CACHE_DEFAULT_TTL: 60,
+      REDIS_PORT: 6380,
+      REDIS_ENABLED: false,
+    });
     expect(options.enabled).toBe(true);
     expect(options.defaultTtl).toBe(60);
     expect(options.redis?.port).toBe(6380);
@@ -178,7 +183,18 @@ describe('cacheOptionsFromEnv: invalid values', () => {
   const INVALID: Record<string, string[]> = {
     CACHE_ENABLED: ['maybe', 'tru', '2', 'y', 'enabled', 'true!'],
     REDIS_ENABLED: ['maybe', 'nope', '-1', 'onn'],
-    CACHE_DEFAULT_TTL: ['abc', '0', '-5', '1.5', '1e3', '+5', '0x10', '31536001', '5s', '99999999999999999999'],
+    CACHE_DEFAULT_TTL: [
+      'abc',
+      '0',
+      '-5',
+      '1.5',
+      '1e3',
+      '+5',
+      '0x10',
+      '31536001',
+      '5s',
+      '99999999999999999999',
+    ],
     CACHE_MEMORY_MAX_ENTRIES: ['0', '-1', 'many', '2.5', '10k'],
     CACHE_MEMORY_MAX_BYTES: ['1023', '0', '-1024', '1kb', '64MB'],
     REDIS_PORT: ['99999', '65536', '0', '-1', 'http', '6379.5', '6379a'],
@@ -201,6 +217,14 @@ describe('cacheOptionsFromEnv: invalid values', () => {
     }
   }
 
+  it('rejects a value that is not a string, number or boolean', () => {
+    for (const value of [{}, ['1'], () => '1']) {
+      const error = configError(() => fromEnv({ CACHE_DEFAULT_TTL: value }));
+      expect(error.variable).toBe('CACHE_DEFAULT_TTL');
+      expect(error.message.startsWith('CACHE_DEFAULT_TTL: ')).toBe(true);
+    }
+  });
+
   it('words the TTL error as documented', () => {
     expect(configError(() => fromEnv({ CACHE_DEFAULT_TTL: 'abc' })).message).toBe(
       'CACHE_DEFAULT_TTL: expected a positive integer, got "abc"',
@@ -211,7 +235,14 @@ describe('cacheOptionsFromEnv: invalid values', () => {
     expect(configError(() => fromEnv({ CACHE_ENABLED: '  maybe ' })).message).toContain('"maybe"');
   });
 
-  for (const value of ['not a url', 'localhost:6379', 'http://host:6379', 'redis://', 'redis://host/abc', 'redis:host']) {
+  for (const value of [
+    'not a url',
+    'localhost:6379',
+    'http://host:6379',
+    'redis://',
+    'redis://host/abc',
+    'redis:host',
+  ]) {
     it(`rejects REDIS_URL=${JSON.stringify(value)} naming the variable`, () => {
       const error = configError(() => fromEnv({ REDIS_URL: value }));
       expect(error.variable).toBe('REDIS_URL');
@@ -223,7 +254,9 @@ describe('cacheOptionsFromEnv: invalid values', () => {
     expect(resolveEnv({ REDIS_URL: 'redis://cache.internal:6379/2' }).redis.url).toBe(
       'redis://cache.internal:6379/2',
     );
-    expect(resolveEnv({ REDIS_URL: 'rediss://cache.internal:6380' }).redis.url).toBe('rediss://cache.internal:6380');
+    expect(resolveEnv({ REDIS_URL: 'rediss://cache.internal:6380' }).redis.url).toBe(
+      'rediss://cache.internal:6380',
+    );
   });
 
   // An unusable host must not silently become "localhost".
@@ -254,7 +287,10 @@ describe('Redis URL and password', () => {
   });
 
   it('injects REDIS_PASSWORD into a REDIS_URL that has none', () => {
-    const resolved = resolveEnv({ REDIS_URL: 'redis://cache.internal:6380/2', REDIS_PASSWORD: SPECIAL_PASSWORD });
+    const resolved = resolveEnv({
+      REDIS_URL: 'redis://cache.internal:6380/2',
+      REDIS_PASSWORD: SPECIAL_PASSWORD,
+    });
     const url = new URL(resolved.redis.url);
     expect(decodeURIComponent(url.password)).toBe(SPECIAL_PASSWORD);
     expect(url.host).toBe('cache.internal:6380');
@@ -265,7 +301,10 @@ describe('Redis URL and password', () => {
   });
 
   it('keeps the password of a REDIS_URL over REDIS_PASSWORD', () => {
-    const resolved = resolveEnv({ REDIS_URL: 'redis://:from-url@cache.internal:6379', REDIS_PASSWORD: 'from-env' });
+    const resolved = resolveEnv({
+      REDIS_URL: 'redis://:from-url@cache.internal:6379',
+      REDIS_PASSWORD: 'from-env',
+    });
     expect(new URL(resolved.redis.url).password).toBe('from-url');
     expect(resolved.redis.url).not.toContain('from-env');
   });

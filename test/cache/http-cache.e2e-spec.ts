@@ -83,6 +83,19 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     }
   });
 
+  it('caches every GET route of a class-level @Cached(), with the method-level options winning', async () => {
+    await fetch(`${url}/cls/a`);
+    expect((await fetch(`${url}/cls/a`)).headers.get('x-cache')).toBe('HIT');
+    await fetch(`${url}/cls/b`);
+    await invalidation.invalidateNamespace('cls');
+    expect((await fetch(`${url}/cls/a`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${url}/cls/b`)).headers.get('x-cache')).toBe('HIT');
+    await invalidation.invalidateNamespace('clsb');
+    expect((await fetch(`${url}/cls/b`)).headers.get('x-cache')).toBe('MISS');
+    const post = await fetch(`${url}/cls/c`, { method: 'POST' });
+    expect(post.headers.get('x-cache')).toBeNull();
+  });
+
   it('passes other methods through untouched, with no cache header', async () => {
     const res = await fetch(`${url}/items/post-1`, { method: 'POST' });
     expect(res.status).toBe(201);

@@ -63,7 +63,8 @@ function ping(port: number): Promise<boolean> {
     socket.setTimeout(300, () => done(false));
     socket.once('error', () => done(false));
     socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    // Any reply (+PONG, or -NOAUTH from a server with a password) means it is up.
+    socket.once('data', (data) => done(/^[+-]/.test(data.toString())));
   });
 }
 

@@ -68,7 +68,10 @@ describe('parseRequestDirectives', () => {
   });
 
   it('combines Pragma with Cache-Control', () => {
-    expect(directives({ 'cache-control': 'no-store', pragma: 'no-cache' })).toEqual({ noCache: true, noStore: true });
+    expect(directives({ 'cache-control': 'no-store', pragma: 'no-cache' })).toEqual({
+      noCache: true,
+      noStore: true,
+    });
     expect(directives({ 'cache-control': 'max-age=60', pragma: 'no-cache' })).toEqual(NO_CACHE);
     expect(directives({ 'cache-control': 'no-cache', pragma: 'foo' })).toEqual(NO_CACHE);
   });

@@ -177,18 +177,6 @@ describe('MemoryStore', () => {
     expect(store.get('k')).toBeUndefined();
   });
 
-  it('evicts expired entries before live ones when full', () => {
-    const clock = manualClock(1_000);
-    const store = new MemoryStore(2, 1024 * 1024, clock.now);
-    store.set('live', entry('live', 10_000), 9_000);
-    store.set('dying', entry('dying', 1_500), 500);
-    clock.set(2_000);
-    store.set('new', entry('new', 10_000), 8_000);
-    expect(store.size).toBe(2);
-    expect(store.get('new')?.body).toBe('new');
-    expect(store.get('dying')).toBeUndefined();
-  });
-
   it('deleteMatching removes the selected keys and counts them', () => {
     const store = new MemoryStore(100, 1024 * 1024);
     const keys = [
@@ -201,10 +189,16 @@ describe('MemoryStore', () => {
     ];
     for (const key of keys) store.set(key, entry(key), 60_000);
     expect(store.deleteMatching([ownerSelector('cache', '1')])).toBe(3);
-    expect([...store.keys()]).toEqual(['cache:users:10:single', 'cache:users:list:page:1:size:50', 'other:users:1:single']);
+    expect([...store.keys()]).toEqual([
+      'cache:users:10:single',
+      'cache:users:list:page:1:size:50',
+      'other:users:1:single',
+    ]);
     expect(store.deleteMatching([ownerSelector('cache', '1')])).toBe(0);
     expect(store.deleteMatching([])).toBe(0);
-    expect(store.deleteMatching([namespaceSelector('cache', 'users'), namespaceSelector('cache', 'users')])).toBe(2);
+    expect(
+      store.deleteMatching([namespaceSelector('cache', 'users'), namespaceSelector('cache', 'users')]),
+    ).toBe(2);
     expect(store.deleteMatching([prefixSelector('cache')])).toBe(0);
     expect(store.deleteMatching([prefixSelector('other')])).toBe(1);
     expect(store.size).toBe(0);
@@ -244,7 +238,10 @@ describe('MemoryStore', () => {
       const key = `k${Math.floor(random() * 15)}`;
       const roll = random();
       if (roll < 0.6) {
-        const value = entry('x'.repeat(Math.floor(random() * 1500)), clock.now() + Math.floor(random() * 100));
+        const value = entry(
+          'x'.repeat(Math.floor(random() * 1500)),
+          clock.now() + Math.floor(random() * 100),
+        );
         store.set(key, value, 100);
         lastSet.set(key, value);
       } else if (roll < 0.8) {

@@ -82,14 +82,23 @@ export class RedisStore implements CacheStore {
     await this.cache.set(key, value, ttlMs);
   }
 
+  /** Runs every selector even when one fails; rejects afterwards with the first failure. */
   async deleteMatching(selectors: readonly KeySelector[]): Promise<number> {
+    const outcomes = await Promise.allSettled(selectors.map((selector) => this.deleteOne(selector)));
+    let removed = 0;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      removed += outcome.value;
+    }
+    return removed;
+  }
+
+  private async deleteOne(selector: KeySelector): Promise<number> {
     let removed = 0;
     const count = this.settings.scanCount ?? 500;
-    for (const selector of selectors) {
-      for await (const batch of this.client.scanIterator({ MATCH: selector.pattern, COUNT: count })) {
-        const keys = batch.filter((key) => selector.matches(key));
-        if (keys.length > 0) removed += await this.client.unlink(keys);
-      }
+    for await (const batch of this.client.scanIterator({ MATCH: selector.pattern, COUNT: count })) {
+      const keys = batch.filter((key) => selector.matches(key));
+      if (keys.length > 0) removed += await this.client.unlink(keys);
     }
     return removed;
   }
