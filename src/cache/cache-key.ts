@@ -66,10 +66,40 @@ const EXTRA_RESERVED = /[!'()*]/g;
  * spaces or non-ASCII characters, and distinct inputs give distinct outputs.
  */
 export function encodeKeySegment(value: string | number): string {
-  return encodeURIComponent(String(value)).replace(
-    EXTRA_RESERVED,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
+  const text = String(value);
+  let encoded: string;
+  try {
+    encoded = encodeURIComponent(text);
+  } catch {
+    encoded = encodeWithLoneSurrogates(text);
+  }
+  return encoded.replace(EXTRA_RESERVED, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * `encodeURIComponent` for text holding unpaired UTF-16 surrogates, which it refuses: each lone surrogate
+ * becomes its WTF-8 bytes, so results stay distinct.
+ */
+function encodeWithLoneSurrogates(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    const isHigh = unit >= 0xd800 && unit <= 0xdbff;
+    const isLow = unit >= 0xdc00 && unit <= 0xdfff;
+    const next = text.charCodeAt(i + 1);
+    if (isHigh && next >= 0xdc00 && next <= 0xdfff) {
+      out += encodeURIComponent(text.slice(i, i + 2));
+      i++;
+    } else if (isHigh || isLow) {
+      // WTF-8 bytes of the code unit: valid UTF-8 never holds them, so no real character encodes the same.
+      for (const byte of [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)]) {
+        out += `%${byte.toString(16).toUpperCase()}`;
+      }
+    } else {
+      out += encodeURIComponent(text[i] ?? '');
+    }
+  }
+  return out;
 }
 
 function decodeQueryPart(part: string): string {
@@ -163,9 +193,10 @@ export class RequestKeyContext implements KeyContext {
 
   get query(): Record<string, string | string[]> {
     if (this.queryCache === undefined) {
-      const query: Record<string, string | string[]> = {};
+      // No prototype: names like `constructor` or `__proto__` are ordinary query parameters here.
+      const query = Object.create(null) as Record<string, string | string[]>;
       for (const [name, value] of this.queryPairs()) {
-        const existing = query[name];
+        const existing = Object.hasOwn(query, name) ? query[name] : undefined;
         query[name] =
           existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
       }

@@ -88,6 +88,10 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
       `expected 1-64 characters of A-Z a-z 0-9 _ . -, got "${keyPrefix}"`,
     );
   }
+  const host = text(read, 'REDIS_HOST');
+  if (host !== undefined && !isValidHost(host)) {
+    throw new CacheConfigError('REDIS_HOST', `expected a host name or IP address, got "${host}"`);
+  }
   const password = read('REDIS_PASSWORD');
   return {
     enabled: bool(read, 'CACHE_ENABLED'),
@@ -107,7 +111,7 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
     redis: {
       enabled: bool(read, 'REDIS_ENABLED'),
       url: redisUrl,
-      host: text(read, 'REDIS_HOST'),
+      host,
       port: integer(read, 'REDIS_PORT', 1, 65_535, 'a port number (1-65535)'),
       // Passwords are taken as they are: leading or trailing spaces may be part of them.
       password: typeof password === 'string' && password !== '' ? password : undefined,
@@ -143,9 +147,19 @@ function parseRedisUrl(raw: string, variable: string): ParsedRedisUrl {
   if (url.hostname === '') throw new CacheConfigError(variable, 'expected a URL with a host name');
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d+$/.test(db)) {
-    throw new CacheConfigError(variable, `expected a database number as the URL path, got "/${db}"`);
+    // The path is not repeated: a password with an unencoded "/" would end up in it.
+    throw new CacheConfigError(variable, 'expected a database number as the URL path (redis://host:6379/0)');
   }
   return { url, hasPassword: url.password !== '' };
+}
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+const IPV6 = /^\[?[0-9A-Fa-f:.]+\]?$/;
+
+/** A DNS name, an IPv4 address, or an IPv6 address (bracketed or not). */
+function isValidHost(host: string): boolean {
+  if (HOST_NAME.test(host)) return true;
+  return host.includes(':') && IPV6.test(host) && host.startsWith('[') === host.endsWith(']');
 }
 
 function maskPassword(url: URL): string {
@@ -167,14 +181,18 @@ function resolveRedisUrl(options: CacheModuleOptions): ParsedRedisUrl {
   const redis = options.redis ?? {};
   if (redis.url !== undefined) {
     const parsed = parseRedisUrl(redis.url, 'redis.url');
-    if (!parsed.hasPassword && redis.password !== undefined) {
+    if (!parsed.hasPassword && redis.password !== undefined && redis.password !== '') {
       parsed.url.password = encodeURIComponent(redis.password);
       parsed.hasPassword = true;
     }
     return parsed;
   }
   const host = redis.host ?? DEFAULTS.redisHost;
+  if (!isValidHost(host))
+    throw new CacheConfigError('redis.host', `expected a host name or IP address, got "${host}"`);
   const port = positiveInt(redis.port, DEFAULTS.redisPort, 'redis.port');
+  if (port > 65_535)
+    throw new CacheConfigError('redis.port', `expected a port number (1-65535), got ${port}`);
   const db = positiveInt(redis.db, DEFAULTS.redisDb, 'redis.db', 0);
   const url = new URL('redis://localhost');
   url.hostname = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;

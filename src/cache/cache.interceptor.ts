@@ -183,7 +183,8 @@ export class CacheInterceptor implements NestInterceptor {
     built: string | undefined,
   ): Observable<unknown> {
     if (built === undefined) return next.handle();
-    if (typeof built !== 'string') return this.uncached(next, plan, new TypeError(`returned ${typeof built}`));
+    if (typeof built !== 'string')
+      return this.uncached(next, plan, new TypeError(`returned ${typeof built}`));
     const key = toStoreKey(this.options.keyPrefix, plan.namespace, built);
     const res = context.switchToHttp().getResponse<object>();
     if (directives.noCache || directives.noStore)
