@@ -797,7 +797,10 @@ describe('key builders', () => {
     expect(await key('/users?page=01')).toBe(await key('/users?page=1'));
     expect(await key('/users?page=007&size=010')).toBe('users:list:page:7:size:10');
     expect(await key('/users?size=10&page=2')).toBe('users:list:page:2:size:10');
-    expect(await key('/users?page=2&page=3')).toBe('users:list:page:2:size:50');
+    // A repeated page is refused by the handler: it must not share the entry of page 2.
+    expect(await key('/users?page=2&page=3')).not.toBe(await key('/users?page=2'));
+    expect(await key('/users?userId=5&userId=6')).not.toBe(await key('/users?userId=5'));
+    expect(await key('/users?userId=007')).toBe(await key('/users?userId=7'));
   });
 
   it('usersListKeyBuilder never lets a non-numeric page collide with a numeric one', async () => {

@@ -6,6 +6,7 @@ import {
   ownerSelector,
   prefixSelector,
   restPrefixSelector,
+  segmentsSelector,
   type KeySelector,
 } from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
@@ -55,6 +56,22 @@ export class InvalidationService {
     return this.run([
       ownerSelector(this.options.keyPrefix, owner, CacheNamespaces.apiKeys),
       ownerSelector(this.options.keyPrefix, owner, CacheNamespaces.apiKey),
+    ]);
+  }
+
+  /**
+   * The entries of `namespace` whose key continues with exactly these segments, each encoded as the key
+   * builders encode them: `invalidateScope('apikey', 5, 12)` removes `apikey:5:12` (and `apikey:5:12:…`),
+   * `invalidateScope('apikeys', 5)` removes the key list of user 5 and nothing of user 50.
+   */
+  invalidateScope(namespace: string, ...segments: Array<string | number>): Promise<void> {
+    if (segments.length === 0) return this.invalidateNamespace(namespace);
+    return this.run([
+      segmentsSelector(
+        this.options.keyPrefix,
+        namespace,
+        segments.map((s) => encodeKeySegment(s)),
+      ),
     ]);
   }
 

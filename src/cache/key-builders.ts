@@ -1,4 +1,5 @@
 import {
+  encodeKeyId,
   encodeKeySegment,
   normalizeParams,
   normalizeQuery,
@@ -44,7 +45,7 @@ export const defaultKeyBuilder: KeyBuilder = (context) =>
  */
 export const userScopedKeyBuilder: KeyBuilder = userScoped(
   (context) =>
-    `${context.namespace}:${encodeKeySegment(context.userId ?? '')}:${encodeKeySegment(`${context.className}.${context.handlerName}`)}${paramsAndQuery(context)}`,
+    `${context.namespace}:${encodeKeyId(context.userId ?? '')}:${encodeKeySegment(`${context.className}.${context.handlerName}`)}${paramsAndQuery(context)}`,
 );
 
 /** Options of {@link paginatedKeyBuilder}. */
@@ -59,21 +60,25 @@ export interface PaginationKeyOptions {
   defaultSize?: number;
 }
 
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** Marks a value no handler accepts (text where a number is due, a repeated parameter) and keeps it whole. */
+function invalid(raw: string | string[]): string {
+  return `~${encodeKeySegment(Array.isArray(raw) ? JSON.stringify(raw) : raw)}`;
 }
 
-/** A positive integer stays as it is (`007` → `7`); anything else is kept, encoded, so it cannot collide. */
-function pageNumber(raw: string | undefined, fallback: number): string {
+/**
+ * A non-negative integer in canonical form (`007` → `7`). Anything else is marked with `~`, so it never shares
+ * the key of a valid value: the handler refuses it and nothing is stored under it.
+ */
+function pageNumber(raw: string | string[] | undefined, fallback: number): string {
   if (raw === undefined || raw === '') return String(fallback);
-  return /^\d{1,15}$/.test(raw) ? String(Number(raw)) : `~${encodeKeySegment(raw)}`;
+  return typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? String(Number(raw)) : invalid(raw);
 }
 
 function pageSegment(context: KeyContext, options: PaginationKeyOptions): string {
   const pageParam = options.pageParam ?? 'page';
   const sizeParam = options.sizeParam ?? 'size';
-  const page = pageNumber(firstValue(context.query[pageParam]), options.defaultPage ?? 1);
-  const size = pageNumber(firstValue(context.query[sizeParam]), options.defaultSize ?? 50);
+  const page = pageNumber(context.query[pageParam], options.defaultPage ?? 1);
+  const size = pageNumber(context.query[sizeParam], options.defaultSize ?? 50);
   return `page:${page}:size:${size}${paramsAndQuery(context, [pageParam, sizeParam])}`;
 }
 
@@ -91,10 +96,10 @@ export function paginatedKeyBuilder(options: PaginationKeyOptions = {}): KeyBuil
  * when the namespace is `users`.
  */
 export const usersListKeyBuilder: KeyBuilder = (context) => {
-  const userId = firstValue(context.query['userId']);
+  const userId = context.query['userId'];
   if (userId !== undefined) {
-    const others = paramsAndQuery(context, ['userId']);
-    return `${context.namespace}:${encodeKeySegment(userId)}:single${others}`;
+    const id = typeof userId === 'string' ? encodeKeyId(userId) : invalid(userId);
+    return `${context.namespace}:${id}:single${paramsAndQuery(context, ['userId'])}`;
   }
   return `${context.namespace}:list:${pageSegment(context, {})}`;
 };
@@ -109,7 +114,7 @@ function keyOwner(context: KeyContext): string | undefined {
  */
 export const apiKeysListKeyBuilder: KeyBuilder = userScoped((context) => {
   const owner = keyOwner(context);
-  return owner === undefined ? undefined : `${context.namespace}:${encodeKeySegment(owner)}`;
+  return owner === undefined ? undefined : `${context.namespace}:${encodeKeyId(owner)}`;
 });
 
 /**
@@ -120,5 +125,5 @@ export const apiKeySingleKeyBuilder: KeyBuilder = userScoped((context) => {
   const owner = keyOwner(context);
   const keyId = context.params['keyId'];
   if (owner === undefined || keyId === undefined) return undefined;
-  return `${context.namespace}:${encodeKeySegment(owner)}:${encodeKeySegment(keyId)}`;
+  return `${context.namespace}:${encodeKeyId(owner)}:${encodeKeyId(keyId)}`;
 });
