@@ -2,13 +2,15 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
+import { setupApp } from './app.setup.js';
+import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule);
-  app.enableShutdownHooks();
-  const port = Number(process.env['PORT'] ?? 3000);
+  setupApp(app);
+  const { port } = app.get<AppConfig>(APP_CONFIG);
   await app.listen(port);
-  Logger.log(`Listening on http://localhost:${port}`, 'Bootstrap');
+  Logger.log(`Listening on http://localhost:${port} (API documentation at /docs)`, 'Bootstrap');
 }
 
 void bootstrap();

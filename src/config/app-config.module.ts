@@ -11,7 +11,9 @@ import { APP_CONFIG, loadAppConfig } from './app-config.js';
       useFactory: (config: ConfigService) => {
         const appConfig = loadAppConfig((name) => config.get<string>(name));
         if (appConfig.jwtSecretGenerated) {
-          new Logger('Config').warn('JWT_SECRET is not set: using a random secret (tokens die with the process)');
+          new Logger('Config').warn(
+            'JWT_SECRET is not set: using a random secret (tokens die with the process)',
+          );
         }
         return appConfig;
       },

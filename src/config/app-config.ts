@@ -69,7 +69,10 @@ export function loadAppConfig(env: Env = (name) => process.env[name]): AppConfig
   const adminEmail = text(env, 'ADMIN_EMAIL');
   const adminPassword = env('ADMIN_PASSWORD');
   if ((adminEmail === undefined) !== (adminPassword === undefined || adminPassword === '')) {
-    throw new AppConfigError(adminEmail === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD', 'ADMIN_EMAIL and ADMIN_PASSWORD go together');
+    throw new AppConfigError(
+      adminEmail === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD',
+      'ADMIN_EMAIL and ADMIN_PASSWORD go together',
+    );
   }
   if (adminPassword !== undefined && adminPassword !== '' && adminPassword.length < 8) {
     throw new AppConfigError('ADMIN_PASSWORD', 'must be at least 8 characters long');

@@ -1,18 +1,25 @@
 import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import Sqlite from 'libsql';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import pg from 'pg';
 import { APP_CONFIG, AppConfigError, type AppConfig } from '../config/app-config.js';
-import { DATABASE, DATABASE_INFO, type Database, type DatabaseInfo, type DatabaseSchema } from './database.types.js';
+import {
+  DATABASE,
+  DATABASE_INFO,
+  type Database,
+  type DatabaseInfo,
+  type DatabaseSchema,
+} from './database.types.js';
 import { ensureSchema } from './schema.js';
+import { openSqliteFile } from './sqlite-driver.js';
 
 /** Parses DATABASE_URL: `sqlite:<path>` (or `sqlite::memory:`) or `postgres://...`. */
 export function describeDatabase(url: string): DatabaseInfo {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
-    if (path === '') throw new AppConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/app.db');
+    if (path === '')
+      throw new AppConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/app.db');
     return { dialect: 'sqlite', description: `sqlite:${path}` };
   }
   let parsed: URL;
@@ -32,12 +39,7 @@ export async function openDatabase(url: string): Promise<Database> {
   if (info.dialect === 'sqlite') {
     const path = url.slice('sqlite:'.length);
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-    const sqlite = new Sqlite(path);
-    // WAL lets several processes share the file; the busy timeout makes writers wait instead of failing.
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: openSqliteFile(path) }) });
   } else {
     db = new Kysely<DatabaseSchema>({
       dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }),
