@@ -16,7 +16,7 @@ class Prepared implements SqliteStatement {
   }
 
   all(parameters: ReadonlyArray<unknown>): unknown[] {
-    return this.statement.all(bindable(parameters)) as unknown[];
+    return this.statement.all(bindable(parameters));
   }
 
   run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
@@ -24,7 +24,7 @@ class Prepared implements SqliteStatement {
   }
 
   iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
-    return this.statement.iterate(bindable(parameters)) as IterableIterator<unknown>;
+    return this.statement.iterate(bindable(parameters));
   }
 }
 
