@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseIntPipe,
-  Patch,
-  Post,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -20,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import { apiKeySingleKeyBuilder, apiKeysListKeyBuilder, Cached } from '../cache/index.js';
 import { AuthGuard } from '../auth/auth.guard.js';
+import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { Roles } from '../auth/roles.decorator.js';
@@ -29,7 +19,7 @@ import { ApiKeysService } from './api-keys.service.js';
 import { CreateApiKeyDto } from './dto/create-api-key.dto.js';
 import { UpdateApiKeyDto } from './dto/update-api-key.dto.js';
 
-const id = new ParseIntPipe({ errorHttpStatusCode: 400 });
+const id = new ParseIdPipe();
 
 @ApiTags('api keys')
 @ApiBearerAuth()

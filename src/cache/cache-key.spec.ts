@@ -756,23 +756,23 @@ describe('key builders', () => {
     expect(await build(userScopedKeyBuilder, context({ user: { id: '' } }, 'user'))).toBeUndefined();
   });
 
-  it('userScopedKeyBuilder gives ns:{id}:{Class.handler}', async () => {
-    expect(await build(userScopedKeyBuilder, context({ user: { id: 42 } }, 'user'))).toBe(
-      'user:42:UsersController.find',
+  it('userScopedKeyBuilder gives ns:{id}:{Class.handler}:{route}', async () => {
+    expect(await build(userScopedKeyBuilder, context({ user: { id: 42 }, url: '/me' }, 'user'))).toBe(
+      'user:42:UsersController.find:%2Fme',
     );
-    expect(await build(userScopedKeyBuilder, context({ user: { id: 'a:b' } }, 'user'))).toBe(
-      'user:a%3Ab:UsersController.find',
+    expect(await build(userScopedKeyBuilder, context({ user: { id: 'a:b' }, url: '/me' }, 'user'))).toBe(
+      'user:a%3Ab:UsersController.find:%2Fme',
     );
   });
 
   it('userScopedKeyBuilder appends params and the normalised query', async () => {
     const key = await build(
       userScopedKeyBuilder,
-      context({ user: { id: 42 }, url: '/me/7?b=2&a=1', params: { id: '7' } }, 'user'),
+      context({ user: { id: 42 }, url: '/me/7?b=2&a=1', routePath: '/me/:id', params: { id: '7' } }, 'user'),
     );
-    expect(key).toBe('user:42:UsersController.find:p=id=7:q=a=1&b=2');
+    expect(key).toBe('user:42:UsersController.find:%2Fme%2F%3Aid:p=id=7:q=a=1&b=2');
     const other = await build(userScopedKeyBuilder, context({ user: { id: 42 }, url: '/me?a=1' }, 'user'));
-    expect(other).toBe('user:42:UsersController.find:q=a=1');
+    expect(other).toBe('user:42:UsersController.find:%2Fme:q=a=1');
   });
 
   it('usersListKeyBuilder gives users:{X}:single for ?userId=X', async () => {
@@ -800,7 +800,8 @@ describe('key builders', () => {
     // A repeated page is refused by the handler: it must not share the entry of page 2.
     expect(await key('/users?page=2&page=3')).not.toBe(await key('/users?page=2'));
     expect(await key('/users?userId=5&userId=6')).not.toBe(await key('/users?userId=5'));
-    expect(await key('/users?userId=007')).toBe(await key('/users?userId=7'));
+    // Ids are never canonicalised: to a handler that treats ids as text, 007 and 7 are different rows.
+    expect(await key('/users?userId=007')).not.toBe(await key('/users?userId=7'));
   });
 
   it('usersListKeyBuilder never lets a non-numeric page collide with a numeric one', async () => {
@@ -863,6 +864,9 @@ describe('key builders', () => {
     expect(await build(apiKeysListKeyBuilder, context({ user: { id: 1 } }, 'apikeys'))).toBe('apikeys:1');
     expect(
       await build(apiKeysListKeyBuilder, context({ user: { id: 1 }, params: { userId: '7' } }, 'apikeys')),
+    ).toBe('apikeys:7:by:1');
+    expect(
+      await build(apiKeysListKeyBuilder, context({ user: { id: 7 }, params: { userId: '7' } }, 'apikeys')),
     ).toBe('apikeys:7');
     expect(
       await build(apiKeysListKeyBuilder, context({ params: { userId: '7' } }, 'apikeys')),
@@ -874,7 +878,7 @@ describe('key builders', () => {
     expect(apiKeySingleKeyBuilder.userScoped).toBe(true);
     const key = (init: RequestInit) => build(apiKeySingleKeyBuilder, context(init, 'apikey'));
     expect(await key({ user: { id: 1 }, params: { keyId: 'k1' } })).toBe('apikey:1:k1');
-    expect(await key({ user: { id: 1 }, params: { userId: '7', keyId: 'k1' } })).toBe('apikey:7:k1');
+    expect(await key({ user: { id: 1 }, params: { userId: '7', keyId: 'k1' } })).toBe('apikey:7:k1:by:1');
     expect(await key({ user: { id: 1 } })).toBeUndefined();
     expect(await key({ params: { keyId: 'k1' } })).toBeUndefined();
     expect(await key({ user: { id: 1 }, params: { keyId: 'a:b*' } })).toBe('apikey:1:a%3Ab%2A');

@@ -76,18 +76,6 @@ export function encodeKeySegment(value: string | number): string {
   return encoded.replace(EXTRA_RESERVED, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-const INTEGER = /^-?\d{1,15}$/;
-
-/**
- * Encodes an id for a key: integers in canonical form (`007` and `7` are the same row to a handler that
- * parses ids, so they must be the same key, or an invalidation of `7` would miss `007`), anything else
- * through {@link encodeKeySegment}.
- */
-export function encodeKeyId(id: string | number): string {
-  const text = String(id);
-  return INTEGER.test(text) ? String(Number(text) || 0) : encodeKeySegment(text);
-}
-
 /**
  * `encodeURIComponent` for text holding unpaired UTF-16 surrogates, which it refuses: each lone surrogate
  * becomes its WTF-8 bytes, so results stay distinct.

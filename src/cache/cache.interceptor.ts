@@ -40,9 +40,16 @@ export interface RoutePlan {
 
 /** Per-request state of a miss, shared between the handler's completion and the send hook. */
 interface MissState {
+  /** The handler's value arrived (a send before that is the handler writing the response itself). */
   handlerDone: boolean;
-  storable: boolean;
+  /** The handler answered a stream, which is never captured. */
+  streamed: boolean;
+  /** The request allows writing the entry (GET without `no-store`). */
+  write: boolean;
 }
+
+/** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
+const INTERCEPTED = Symbol('HTTP_CACHE:INTERCEPTED');
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
@@ -73,7 +80,8 @@ function handlesResponseItself(controller: object, handlerName: string): boolean
 @Injectable()
 export class CacheInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Cache');
-  private readonly plans = new Map<object, RoutePlan | null>();
+  /** Per controller class, then per handler: a handler inherited by two controllers has two plans. */
+  private readonly plans = new WeakMap<object, Map<object, RoutePlan | null>>();
   private readonly authHeaders: readonly string[];
   private readonly statusHeader: string;
   private readonly debug: boolean;
@@ -92,10 +100,11 @@ export class CacheInterceptor implements NestInterceptor {
     if (!this.backend.enabled || context.getType() !== 'http') return next.handle();
     const plan = this.planFor(context);
     if (plan === undefined) return next.handle();
-    const request = context.switchToHttp().getRequest<CacheRequest>();
+    const request = context.switchToHttp().getRequest<CacheRequest & { [INTERCEPTED]?: true }>();
     const method = request.method;
-    if ((method !== 'GET' && method !== 'HEAD') || !this.isRequestCacheable(context, request))
-      return next.handle();
+    if ((method !== 'GET' && method !== 'HEAD') || request[INTERCEPTED] === true) return next.handle();
+    if (!this.isRequestCacheable(context, request)) return next.handle();
+    request[INTERCEPTED] = true;
     const directives = parseRequestDirectives(request.headers);
     const keyContext = new RequestKeyContext(
       request,
@@ -143,11 +152,17 @@ export class CacheInterceptor implements NestInterceptor {
 
   /** The route's plan, or `undefined` when the route is not cacheable. Computed once per handler. */
   protected planFor(context: ExecutionContext): RoutePlan | undefined {
+    const controller = context.getClass();
     const handler = context.getHandler();
-    let plan = this.plans.get(handler);
+    let byHandler = this.plans.get(controller);
+    if (byHandler === undefined) {
+      byHandler = new Map();
+      this.plans.set(controller, byHandler);
+    }
+    let plan = byHandler.get(handler);
     if (plan === undefined) {
       plan = this.compilePlan(context) ?? null;
-      this.plans.set(handler, plan);
+      byHandler.set(handler, plan);
     }
     return plan ?? undefined;
   }
@@ -187,9 +202,10 @@ export class CacheInterceptor implements NestInterceptor {
       return this.uncached(next, plan, new TypeError(`returned ${typeof built}`));
     const key = toStoreKey(this.options.keyPrefix, plan.namespace, built);
     const res = context.switchToHttp().getResponse<object>();
-    if (directives.noCache || directives.noStore)
-      return this.miss(next, plan, request, res, directives, key, 0);
     const started = this.debug ? performance.now() : 0;
+    if (directives.noCache || directives.noStore) {
+      return this.miss(next, plan, request, res, directives, key, started);
+    }
     const found = this.backend.read(key);
     if (isPromise(found)) {
       return from(found).pipe(
@@ -214,7 +230,9 @@ export class CacheInterceptor implements NestInterceptor {
     started: number,
   ): Observable<unknown> {
     const access = responseAccessFor(res);
-    access.onSend(res, (_payload, send) => {
+    access.onSend(res, (payload, send) => {
+      // An interceptor or filter outside this one failed: its error response goes out, not the entry.
+      if (access.status(res) >= 400) return send(payload);
       // Whatever the interceptors in front of this one made of the value, the stored bytes are what is sent.
       access.setStatus(res, entry.status);
       if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
@@ -240,7 +258,8 @@ export class CacheInterceptor implements NestInterceptor {
     const access = responseAccessFor(res);
     const state: MissState = {
       handlerDone: false,
-      storable: !directives.noStore && request.method === 'GET',
+      streamed: false,
+      write: !directives.noStore && request.method === 'GET',
     };
     access.onSend(res, (payload, send) => {
       try {
@@ -255,7 +274,7 @@ export class CacheInterceptor implements NestInterceptor {
     return next.handle().pipe(
       tap((value) => {
         state.handlerDone = true;
-        if (isStreamResult(value)) state.storable = false;
+        if (isStreamResult(value)) state.streamed = true;
       }),
     );
   }
@@ -273,14 +292,15 @@ export class CacheInterceptor implements NestInterceptor {
     access.setHeader(res, this.statusHeader, 'MISS');
     const status = access.status(res);
     // Error responses (exception filters also send through here) and responses the handler wrote are skipped.
-    if (!state.handlerDone || status < 200 || status >= 300) return send(payload);
+    if (!state.handlerDone || state.streamed || status < 200 || status >= 300) return send(payload);
     const body = access.serialize(res, payload);
     if (body === undefined) return send(payload);
     const bytes = body.binary ?? body.text;
+    // A response that may not be stored gets no validators or lifetime from the cache, whatever the request.
+    if (!this.responseMayBeStored(access, res, plan)) return send(bytes);
     const etag = strongEtag(bytes);
     const expiresAt = Date.now() + plan.ttlSeconds * 1000;
-    const mayStore = state.storable && this.responseMayBeStored(access, res, plan);
-    if (mayStore) {
+    if (state.write) {
       this.backend.write(
         key,
         {
@@ -294,11 +314,9 @@ export class CacheInterceptor implements NestInterceptor {
         plan.ttlSeconds * 1000,
       );
     }
-    // HEAD and no-store requests still describe the representation they would get; stored ones get the tags.
-    if (mayStore || !state.storable) {
-      this.setCacheHeaders(access, res, plan, request, 'MISS', etag, expiresAt);
-      if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return this.notModified(access, res, send);
-    }
+    // HEAD and no-store requests still describe the representation a GET would store.
+    this.setCacheHeaders(access, res, plan, request, 'MISS', etag, expiresAt);
+    if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return this.notModified(access, res, send);
     return send(bytes);
   }
 

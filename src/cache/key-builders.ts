@@ -1,5 +1,4 @@
 import {
-  encodeKeyId,
   encodeKeySegment,
   normalizeParams,
   normalizeQuery,
@@ -40,12 +39,12 @@ export const defaultKeyBuilder: KeyBuilder = (context) =>
   `${context.namespace}:GET:${encodeKeySegment(context.routePath)}:${normalizeParams(context.params)}:${context.normalizedQuery}`;
 
 /**
- * `{namespace}:{userId}:{Controller.handler}` (plus path params and query when the request has any).
+ * `{namespace}:{userId}:{Controller.handler}:{route}` (plus path params and query when the request has any).
  * Requests without an authenticated user are not cached.
  */
 export const userScopedKeyBuilder: KeyBuilder = userScoped(
   (context) =>
-    `${context.namespace}:${encodeKeyId(context.userId ?? '')}:${encodeKeySegment(`${context.className}.${context.handlerName}`)}${paramsAndQuery(context)}`,
+    `${context.namespace}:${encodeKeySegment(context.userId ?? '')}:${encodeKeySegment(`${context.className}.${context.handlerName}`)}:${encodeKeySegment(context.routePath)}${paramsAndQuery(context)}`,
 );
 
 /** Options of {@link paginatedKeyBuilder}. */
@@ -98,32 +97,42 @@ export function paginatedKeyBuilder(options: PaginationKeyOptions = {}): KeyBuil
 export const usersListKeyBuilder: KeyBuilder = (context) => {
   const userId = context.query['userId'];
   if (userId !== undefined) {
-    const id = typeof userId === 'string' ? encodeKeyId(userId) : invalid(userId);
+    const id = typeof userId === 'string' ? encodeKeySegment(userId) : invalid(userId);
     return `${context.namespace}:${id}:single${paramsAndQuery(context, ['userId'])}`;
   }
   return `${context.namespace}:list:${pageSegment(context, {})}`;
 };
 
-function keyOwner(context: KeyContext): string | undefined {
-  return context.params['userId'] ?? context.userId;
+/**
+ * The owner whose keys a request reads (the `userId` path param, else the caller), and the caller when that is
+ * someone else: an entry written for one caller is then never answered to another, even when the route checks
+ * access inside its handler rather than in a guard.
+ */
+function ownerAndCaller(context: KeyContext): { owner: string; by: string } | undefined {
+  const caller = context.userId;
+  if (caller === undefined) return undefined;
+  const owner = context.params['userId'] ?? caller;
+  return { owner: encodeKeySegment(owner), by: owner === caller ? '' : `:by:${encodeKeySegment(caller)}` };
 }
 
 /**
- * `{namespace}:{ownerId}`: the API keys of the user named by the `userId` path param, else of the
- * authenticated user. Matched by `invalidateApiKeys(ownerId)` when the namespace is `apikeys`.
+ * `{namespace}:{ownerId}`: the API keys of the authenticated user, or of the user named by the `userId` path
+ * param (then `{namespace}:{ownerId}:by:{callerId}`). Matched by `invalidateApiKeys(ownerId)` when the
+ * namespace is `apikeys`.
  */
 export const apiKeysListKeyBuilder: KeyBuilder = userScoped((context) => {
-  const owner = keyOwner(context);
-  return owner === undefined ? undefined : `${context.namespace}:${encodeKeyId(owner)}`;
+  const scope = ownerAndCaller(context);
+  return scope === undefined ? undefined : `${context.namespace}:${scope.owner}${scope.by}`;
 });
 
 /**
- * `{namespace}:{ownerId}:{keyId}` (the `keyId` path param). Matched by `invalidateApiKeys(ownerId)` when
- * the namespace is `apikey`.
+ * `{namespace}:{ownerId}:{keyId}` for the `keyId` path param (then `:by:{callerId}` when the owner is another
+ * user, named by the `userId` path param). Matched by `invalidateApiKeys(ownerId)` when the namespace is
+ * `apikey`.
  */
 export const apiKeySingleKeyBuilder: KeyBuilder = userScoped((context) => {
-  const owner = keyOwner(context);
+  const scope = ownerAndCaller(context);
   const keyId = context.params['keyId'];
-  if (owner === undefined || keyId === undefined) return undefined;
-  return `${context.namespace}:${encodeKeyId(owner)}:${encodeKeyId(keyId)}`;
+  if (scope === undefined || keyId === undefined) return undefined;
+  return `${context.namespace}:${scope.owner}:${encodeKeySegment(keyId)}${scope.by}`;
 });

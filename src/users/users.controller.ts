@@ -6,7 +6,6 @@ import {
   Get,
   HttpCode,
   Param,
-  ParseIntPipe,
   Post,
   Put,
   Query,
@@ -15,6 +14,7 @@ import {
 import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Cached, userScopedKeyBuilder, usersListKeyBuilder } from '../cache/index.js';
 import { AuthGuard } from '../auth/auth.guard.js';
+import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { Roles } from '../auth/roles.decorator.js';
@@ -25,7 +25,7 @@ import { UpdateUserDto } from './dto/update-user.dto.js';
 import { ProfileView, UsersPage, UserView } from './user.model.js';
 import { UsersService } from './users.service.js';
 
-const id = new ParseIntPipe({ errorHttpStatusCode: 400 });
+const id = new ParseIdPipe();
 
 function selfOrAdmin(user: AuthUser, targetId: number): void {
   if (user.role !== 'admin' && user.id !== targetId)

@@ -262,6 +262,9 @@ describe.each(BACKENDS)('sample app on %s with the %s cache', (database, cache) 
         const user = await newUser();
         expect((await api.call('POST', `/users/${adminId}/ban`, { token: user.token })).status).toBe(403);
         expect((await api.call('POST', '/users/abc/ban', { token: admin })).status).toBe(400);
+        // One spelling per id, so one cache key per id: 007 is refused rather than cached beside 7.
+        expect((await api.call('POST', `/users/00${user.id}/ban`, { token: admin })).status).toBe(400);
+        expect((await api.call('GET', `/users?userId=00${user.id}`, { token: admin })).status).toBe(400);
         expect((await api.call('DELETE', '/users/999999', { token: admin })).status).toBe(404);
       },
     );

@@ -60,16 +60,31 @@ function firstHeader(value: number | string | string[] | undefined): string | un
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY: SerializedBody = Object.freeze({ text: undefined, binary: undefined });
 
-function serializePayload(access: ResponseAccess, res: object, payload: unknown): SerializedBody | undefined {
-  if (payload === undefined || payload === null) return EMPTY_BODY;
+/**
+ * The bytes the adapter would send for `payload`. Express has already serialized in `res.json()` (and sends
+ * `String(value)` for primitives, nothing for `null`); Fastify serializes everything but strings, buffers and
+ * streams as JSON, `null` included.
+ */
+function serializePayload(
+  access: ResponseAccess,
+  res: object,
+  payload: unknown,
+  jsonForNonText: boolean,
+): SerializedBody | undefined {
+  if (payload === undefined) return EMPTY_BODY;
   if (typeof payload === 'string') return { text: payload, binary: undefined };
   if (Buffer.isBuffer(payload)) return { text: undefined, binary: payload };
-  if (typeof payload === 'number' || typeof payload === 'boolean' || typeof payload === 'bigint') {
-    return { text: String(payload), binary: undefined };
-  }
-  if (typeof payload !== 'object') return undefined;
-  if (typeof (payload as { pipe?: unknown }).pipe === 'function' || Symbol.asyncIterator in payload)
+  if (typeof payload === 'object' && payload !== null) {
+    if (typeof (payload as { pipe?: unknown }).pipe === 'function' || Symbol.asyncIterator in payload)
+      return undefined;
+  } else if (!jsonForNonText) {
+    if (payload === null) return EMPTY_BODY;
+    if (typeof payload === 'number' || typeof payload === 'boolean')
+      return { text: String(payload), binary: undefined };
     return undefined;
+  } else if (payload !== null && typeof payload !== 'number' && typeof payload !== 'boolean') {
+    return undefined;
+  }
   if (access.header(res, 'content-type') === undefined) access.setHeader(res, 'content-type', JSON_TYPE);
   return { text: JSON.stringify(payload), binary: undefined };
 }
@@ -95,7 +110,7 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   setHeader: (res, name, value) => void res.setHeader(name, value),
   removeHeader: (res, name) => res.removeHeader(name),
   onSend: replaceSendOnce,
-  serialize: (res, payload) => serializePayload(expressAccess, res, payload),
+  serialize: (res, payload) => serializePayload(expressAccess, res, payload, false),
 };
 
 const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
@@ -106,7 +121,7 @@ const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   setHeader: (res, name, value) => void res.header(name, value),
   removeHeader: (res, name) => void res.removeHeader(name),
   onSend: replaceSendOnce,
-  serialize: (res, payload) => serializePayload(fastifyAccess, res, payload),
+  serialize: (res, payload) => serializePayload(fastifyAccess, res, payload, true),
 };
 
 /** The accessor for a response object of either adapter. */

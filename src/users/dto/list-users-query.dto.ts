@@ -1,13 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
+import { canonicalId } from '../../common/parse-id.pipe.js';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 /** `GET /users`: one user (`userId`) or a page of the list. */
 export class ListUsersQueryDto {
   @ApiPropertyOptional({ description: 'Answer this one user instead of a page' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
+  @Transform(canonicalId)
+  @IsInt({ message: 'userId must be a positive integer' })
   @Min(1)
   userId?: number;
 
