@@ -11,10 +11,8 @@ import { RedisStore } from './stores/redis.store.js';
 const MAX_PENDING_INVALIDATIONS = 256;
 /** Pause between attempts to apply remembered invalidations to a Redis that is connected but failing. */
 const FLUSH_RETRY_MS = 1000;
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
-}
+/** Longest a background catch-up invalidation may run before it is retried. */
+const FLUSH_TIMEOUT_MS = 60_000;
 
 /**
  * Owns the stores and decides which one serves: Redis while it is connected and caught up, memory otherwise
@@ -32,6 +30,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   private outageLogged = false;
   private flushing = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Invalidations whose caller stopped waiting (deadline) but that still run: reads avoid Redis meanwhile. */
+  private overdue = 0;
 
   constructor(@Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions) {
     this.memory = new MemoryStore(options.memory.maxEntries, options.memory.maxBytes);
@@ -51,7 +51,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   /** Which store answers right now. */
   get backend(): CacheBackendName {
     if (this.redis === undefined) return 'memory';
-    return this.redisUsable && this.redis.ready ? 'redis' : 'memory-fallback';
+    return this.activeRedis() === undefined ? 'memory-fallback' : 'redis';
   }
 
   onModuleInit(): void {
@@ -99,30 +99,56 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     if (!this.options.enabled) return;
     this.memory.deleteMatching(selectors);
     if (this.redis === undefined) return;
-    if (!this.redis.ready) {
+    if (!this.redis.ready || this.pending.length > 0) {
+      // Applied in order, before Redis serves reads again.
       this.remember(selectors);
+      this.scheduleFlush();
       return;
     }
+    const work = Promise.resolve(this.redis.deleteMatching(selectors));
+    let settled = false;
+    const tracked = work.then(
+      () => void (settled = true),
+      (error: unknown) => {
+        settled = true;
+        throw error;
+      },
+    );
     try {
-      const removed = this.redis.deleteMatching(selectors);
-      if (isPromise(removed)) await withDeadline(removed, this.invalidationTimeout(), 'invalidate');
+      await withDeadline(tracked, this.options.redis.invalidationTimeout, 'invalidate');
     } catch (error) {
-      this.remember(selectors);
-      this.redisUsable = false;
+      if (!settled) {
+        // Still running: the caller goes on, so until it completes no read may come from Redis, where the
+        // entries it removes may still be.
+        this.overdue++;
+        this.logger.warn(
+          `Invalidation is slower than ${this.options.redis.invalidationTimeout} ms; reading from memory until it completes`,
+        );
+        work.then(
+          () => this.overdue--,
+          () => {
+            this.overdue--;
+            this.invalidationFailed(selectors);
+          },
+        );
+        return;
+      }
       this.logger.warn(
         `Invalidation could not reach Redis (${describe(error)}); it will be applied on reconnect`,
       );
-      this.scheduleFlush();
+      this.invalidationFailed(selectors);
     }
   }
 
-  private invalidationTimeout(): number {
-    return Math.max(this.options.redis.operationTimeout * 20, 3000);
+  private invalidationFailed(selectors: readonly KeySelector[]): void {
+    this.remember(selectors);
+    this.redisUsable = false;
+    this.scheduleFlush();
   }
 
   private activeRedis(): RedisStore | undefined {
     const redis = this.redis;
-    return redis !== undefined && this.redisUsable && redis.ready ? redis : undefined;
+    return redis !== undefined && this.redisUsable && this.overdue === 0 && redis.ready ? redis : undefined;
   }
 
   private remember(selectors: readonly KeySelector[]): void {
@@ -151,11 +177,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         const batch = this.pending;
         this.pending = [];
         try {
-          await withDeadline(
-            Promise.resolve(redis.deleteMatching(batch)),
-            this.invalidationTimeout(),
-            'invalidate',
-          );
+          // In the background, so a large keyspace may take its time; only a hung server is cut off.
+          await withDeadline(Promise.resolve(redis.deleteMatching(batch)), FLUSH_TIMEOUT_MS, 'invalidate');
         } catch (error) {
           this.pending = [...batch, ...this.pending];
           throw error;

@@ -28,6 +28,12 @@ export interface RedisCacheOptions {
   operationTimeout?: number;
   /** Milliseconds to wait for a TCP connection before the attempt counts as failed. @default 2000 */
   connectTimeout?: number;
+  /**
+   * Longest an invalidation call waits for Redis, in milliseconds. A slower one goes on in the background,
+   * and until it completes reads are served from memory, so nothing it removes can be read from Redis.
+   * @default 1000
+   */
+  invalidationTimeout?: number;
 }
 
 /** Bounds of the in-process memory store (also the fallback while Redis is unreachable). */
@@ -85,6 +91,7 @@ export interface ResolvedCacheOptions {
     hasPassword: boolean;
     operationTimeout: number;
     connectTimeout: number;
+    invalidationTimeout: number;
   };
   memory: Required<MemoryCacheOptions>;
   authHeaders: string[];

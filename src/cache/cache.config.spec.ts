@@ -443,3 +443,23 @@ describe('resolveCacheOptions: explicit options', () => {
     });
   }
 });
+
+describe('REDIS_URL with an unencoded "#" or "?"', () => {
+  it('is refused without echoing the URL, since part of a password would be in it', () => {
+    for (const url of ['redis://:p@ss#w0rdTail@redis.internal:6379', 'redis://:pa?ss@redis.internal:6379']) {
+      let message = '';
+      try {
+        cacheOptionsFromEnv((name) => (name === 'REDIS_URL' ? url : undefined));
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/^REDIS_URL: /);
+      expect(message).not.toMatch(/w0rd|Tail|pa\?ss/);
+    }
+  });
+
+  it('logs only scheme, user, host, port and database', () => {
+    const resolved = resolveCacheOptions({ redis: { url: 'redis://user:s3cret@cache.internal:6380/2' } });
+    expect(resolved.redis.safeUrl).toBe('redis://user:***@cache.internal:6380/2');
+  });
+});

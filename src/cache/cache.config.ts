@@ -21,6 +21,7 @@ export const CACHE_ENV_VARIABLES = [
   'REDIS_DB',
   'REDIS_OPERATION_TIMEOUT_MS',
   'REDIS_CONNECT_TIMEOUT_MS',
+  'REDIS_INVALIDATION_TIMEOUT_MS',
 ] as const;
 
 const DEFAULTS = {
@@ -33,6 +34,7 @@ const DEFAULTS = {
   redisDb: 0,
   operationTimeout: 150,
   connectTimeout: 2000,
+  invalidationTimeout: 1000,
   maxEntries: 10_000,
   maxBytes: 64 * 1024 * 1024,
   authHeaders: ['Authorization', 'X-API-Key'],
@@ -118,6 +120,13 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
       db: integer(read, 'REDIS_DB', 0, 1_000_000, 'a non-negative integer'),
       operationTimeout: integer(read, 'REDIS_OPERATION_TIMEOUT_MS', 1, 60_000, 'a positive integer (ms)'),
       connectTimeout: integer(read, 'REDIS_CONNECT_TIMEOUT_MS', 1, 600_000, 'a positive integer (ms)'),
+      invalidationTimeout: integer(
+        read,
+        'REDIS_INVALIDATION_TIMEOUT_MS',
+        1,
+        600_000,
+        'a positive integer (ms)',
+      ),
     },
   };
 }
@@ -145,6 +154,13 @@ function parseRedisUrl(raw: string, variable: string): ParsedRedisUrl {
     );
   }
   if (url.hostname === '') throw new CacheConfigError(variable, 'expected a URL with a host name');
+  if (url.hash !== '' || url.search !== '') {
+    // Most likely an unencoded "#" or "?" in the password, which then ends up elsewhere in the URL.
+    throw new CacheConfigError(
+      variable,
+      'has a "#" or "?" outside the password encoding: percent-encode special characters in the password, or use REDIS_PASSWORD',
+    );
+  }
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d+$/.test(db)) {
     // The path is not repeated: a password with an unencoded "/" would end up in it.
@@ -162,11 +178,11 @@ function isValidHost(host: string): boolean {
   return host.includes(':') && IPV6.test(host) && host.startsWith('[') === host.endsWith(']');
 }
 
+/** The URL as it may be logged: scheme, user, host, port and database only, any password as `***`. */
 function maskPassword(url: URL): string {
-  if (url.password === '') return url.toString();
-  const masked = new URL(url.toString());
-  masked.password = '***';
-  return masked.toString();
+  const user =
+    url.username === '' && url.password === '' ? '' : `${url.username}${url.password === '' ? '' : ':***'}@`;
+  return `${url.protocol}//${user}${url.host}${url.pathname}`;
 }
 
 function positiveInt(value: number | undefined, fallback: number, option: string, min = 1): number {
@@ -238,6 +254,11 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
         'redis.operationTimeout',
       ),
       connectTimeout: positiveInt(redis.connectTimeout, DEFAULTS.connectTimeout, 'redis.connectTimeout'),
+      invalidationTimeout: positiveInt(
+        redis.invalidationTimeout,
+        DEFAULTS.invalidationTimeout,
+        'redis.invalidationTimeout',
+      ),
     },
     memory: {
       maxEntries: positiveInt(options.memory?.maxEntries, DEFAULTS.maxEntries, 'memory.maxEntries'),

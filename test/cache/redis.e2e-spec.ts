@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CacheStatusService, InvalidationService } from '../helpers/internals.js';
 import { canSpawnRedis, freePort, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { ADAPTERS, FixtureModule, Runs, startApp } from '../fixtures/cache-fixture.js';
@@ -30,12 +31,13 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
   const prefix = `redis-e2e-${adapter}`;
 
   beforeAll(async () => {
-    redis = await spawnRedis();
+    // KEYS is renamed away: any use of it would fail these tests.
+    redis = await spawnRedis(['--rename-command', 'KEYS', '']);
     ({ app, url } = await startApp(
       FixtureModule.with({
         enabled: true,
         keyPrefix: prefix,
-        redis: { enabled: true, url: redis.url, operationTimeout: 100 },
+        redis: { enabled: true, url: redis.url, operationTimeout: 100, invalidationTimeout: 300 },
       }),
       adapter,
     ));
@@ -88,6 +90,65 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect(redis.cli('--scan', '--pattern', `${prefix}:*`)).toBe('');
   });
 
+  it('applies every kind of invalidation in Redis, and only to its targets', async () => {
+    const invalidation = app.get(InvalidationService);
+    const prime = async (path: string, headers: Record<string, string> = {}) => {
+      await timed(`${url}${path}`, { headers });
+      expect((await timed(`${url}${path}`, { headers })).res.headers.get('x-cache'), path).toBe('HIT');
+    };
+    const state = async (path: string, headers: Record<string, string> = {}) =>
+      (await timed(`${url}${path}`, { headers })).res.headers.get('x-cache');
+
+    await prime('/users?page=1');
+    await prime('/users?userId=3');
+    await invalidation.invalidateUsersList();
+    expect(await state('/users?page=1')).toBe('MISS');
+    expect(await state('/users?userId=3')).toBe('HIT');
+
+    await prime('/keys', { 'x-user': '4' });
+    await prime('/keys/k9', { 'x-user': '4' });
+    await prime('/keys', { 'x-user': '44' });
+    await invalidation.invalidateApiKeys(4);
+    expect(await state('/keys', { 'x-user': '4' })).toBe('MISS');
+    expect(await state('/keys/k9', { 'x-user': '4' })).toBe('MISS');
+    expect(await state('/keys', { 'x-user': '44' })).toBe('HIT');
+
+    await prime('/keys/k1', { 'x-user': '5' });
+    await prime('/keys/k10', { 'x-user': '5' });
+    await invalidation.invalidateScope('apikey', 5, 'k1');
+    expect(await state('/keys/k1', { 'x-user': '5' })).toBe('MISS');
+    expect(await state('/keys/k10', { 'x-user': '5' })).toBe('HIT');
+
+    await prime('/pages?page=2');
+    await prime('/items/ns-r');
+    await invalidation.invalidateNamespace('pages');
+    expect(await state('/pages?page=2')).toBe('MISS');
+    expect(await state('/items/ns-r')).toBe('HIT');
+  });
+
+  it('bounds an invalidation by its deadline while Redis hangs, reads from memory until it lands', async () => {
+    const invalidation = app.get(InvalidationService);
+    await timed(`${url}/items/inv-hang`);
+    expect((await timed(`${url}/items/inv-hang`)).res.headers.get('x-cache')).toBe('HIT');
+    redis.pause();
+    let elapsed: number;
+    try {
+      const started = performance.now();
+      await invalidation.invalidateNamespace('items');
+      elapsed = performance.now() - started;
+      expect(status.backendName).toBe('memory-fallback');
+      const during = await timed(`${url}/items/inv-hang`);
+      expect(during.res.status).toBe(200);
+      expect(during.res.headers.get('x-cache')).toBe('MISS');
+    } finally {
+      redis.resume();
+    }
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(300 + 400);
+    await waitUntil(() => status.backendName === 'redis', 5000);
+    expect((await timed(`${url}/items/inv-hang`)).res.headers.get('x-cache')).toBe('MISS');
+  });
+
   it('keeps answering when Redis is killed, falls back to memory, and returns to Redis when it is back', async () => {
     await timed(`${url}/items/k1`);
     await redis.kill();
@@ -136,7 +197,8 @@ describe.skipIf(skip).each(ADAPTERS)('Redis unreachable at startup on %s', (adap
     await redis?.stop();
   });
 
-  it('starts at once, serves from memory, and moves to Redis once it answers', async () => {
+  it('starts at once, logs one warning, serves from memory, and moves to Redis once it answers', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn');
     const port = await freePort();
     const started = performance.now();
     ({ app, url } = await startApp(
@@ -150,6 +212,10 @@ describe.skipIf(skip).each(ADAPTERS)('Redis unreachable at startup on %s', (adap
     expect(performance.now() - started).toBeLessThan(3000);
     const status = app.get(CacheStatusService);
     expect(status.backendName).toBe('memory-fallback');
+    await new Promise((r) => setTimeout(r, 1500));
+    const unreachable = warn.mock.calls.filter(([message]) => String(message).includes('unreachable'));
+    expect(unreachable).toHaveLength(1);
+    warn.mockRestore();
     expect((await timed(`${url}/items/d1`)).res.headers.get('x-cache')).toBe('MISS');
     expect((await timed(`${url}/items/d1`)).res.headers.get('x-cache')).toBe('HIT');
 
