@@ -1,16 +1,12 @@
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
-RUN npm run build && npm prune --omit=dev
-
+# The sample application. The library's own runtime dependencies are few; the app's (database drivers, JWT,
+# OpenAPI) are development dependencies of this repository, so the image keeps the full install.
 FROM node:20-bookworm-slim
 WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
 ENV NODE_ENV=production
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json ./
 EXPOSE 3000
 CMD ["node", "dist/main.js"]
