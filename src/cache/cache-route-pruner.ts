@@ -9,17 +9,23 @@ import { CACHED_METADATA } from './cached.metadata.js';
  * When caching is disabled, unbinds the interceptor that `@Cached()` attached, so decorated routes run exactly
  * like undecorated ones (Nest builds a route's interceptor chain once, when it registers the route).
  *
- * The metadata is shared by every application in the process, so it is changed only for the window in which
- * this application registers its routes: after providers are created (this constructor) and before
- * `onModuleInit`, which Nest calls right after route registration; there the original lists are put back.
+ * The metadata is shared by every application in the process, so it is changed only while this application
+ * registers its routes: {@link unbindForRouteRegistration} runs from the module's `configure()`, which Nest
+ * calls right before route registration, and `onModuleInit`, which Nest calls right after, puts the original
+ * lists back. A module compiled without an HTTP application never touches them.
  */
 @Injectable()
 export class CacheRoutePruner implements OnModuleInit, OnApplicationShutdown {
   private readonly unbound: Array<{ target: object; interceptors: unknown[] }> = [];
 
-  constructor(@Inject(RESOLVED_CACHE_OPTIONS) options: ResolvedCacheOptions, discovery: DiscoveryService) {
-    if (options.enabled) return;
-    for (const wrapper of discovery.getControllers()) {
+  constructor(
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly discovery: DiscoveryService,
+  ) {}
+
+  unbindForRouteRegistration(): void {
+    if (this.options.enabled) return;
+    for (const wrapper of this.discovery.getControllers()) {
       const controller = wrapper.metatype as (new (...args: unknown[]) => object) | null | undefined;
       if (typeof controller !== 'function') continue;
       this.unbind(controller);

@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheBackend } from './cache-backend.js';
@@ -46,7 +46,16 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
   ],
   exports: [RESOLVED_CACHE_OPTIONS, CacheBackend, CacheInterceptor, CacheStatusService, InvalidationService],
 })
-export class CacheModule extends ConfigurableCacheModule {
+export class CacheModule extends ConfigurableCacheModule implements NestModule {
+  constructor(private readonly pruner: CacheRoutePruner) {
+    super();
+  }
+
+  /** Called by Nest right before it registers routes (see {@link CacheRoutePruner}). */
+  configure(): void {
+    this.pruner.unbindForRouteRegistration();
+  }
+
   /** Explicit options; the environment is not read. */
   static override forRoot(options: typeof CACHE_OPTIONS_TYPE = {}): DynamicModule {
     return super.forRoot(options);

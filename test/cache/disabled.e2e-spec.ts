@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CacheInterceptor } from '../../src/cache/index.js';
@@ -54,6 +55,19 @@ describe.each(ADAPTERS)('caching disabled on %s', (adapter) => {
     await expect(invalidation.invalidateApiKeys(1)).resolves.toBeUndefined();
     await expect(invalidation.invalidateNamespace('items')).resolves.toBeUndefined();
     await expect(invalidation.invalidateAll()).resolves.toBeUndefined();
+  });
+});
+
+describe('a disabled module compiled without an HTTP application', () => {
+  it('leaves the routes of a later enabled application cached', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [FixtureModule.with({ enabled: false })],
+    }).compile();
+    const enabled = await startApp(FixtureModule.with({ enabled: true }), 'fastify');
+    await fetch(`${enabled.url}/items/compiled`);
+    expect((await fetch(`${enabled.url}/items/compiled`)).headers.get('x-cache')).toBe('HIT');
+    await enabled.app.close();
+    await moduleRef.close();
   });
 });
 
