@@ -1,47 +1,70 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { prefixSelector, type KeySelector } from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import type { CacheBackendName, StoredResponse } from './stores/cache-store.interface.js';
 import { withDeadline } from './stores/deadline.js';
+import { MemoryGenerations, newGeneration, RedisGenerations, stampOf } from './stores/generations.js';
 import { MemoryStore } from './stores/memory.store.js';
 import { RedisStore } from './stores/redis.store.js';
 
-/** Most invalidations remembered while Redis is unreachable before they collapse into "everything". */
-const MAX_PENDING_INVALIDATIONS = 256;
-/** Pause between attempts to apply remembered invalidations to a Redis that is connected but failing. */
-const FLUSH_RETRY_MS = 1000;
-/** Longest a background catch-up invalidation may run before it is retried. */
-const FLUSH_TIMEOUT_MS = 60_000;
+/** Consecutive Redis failures (errors or missed deadlines) that open the circuit breaker. */
+const BREAKER_THRESHOLD = 3;
+/** First pause before probing an open breaker; doubles on every failed probe, up to the maximum. */
+const BREAKER_BASE_OPEN_MS = 250;
+const BREAKER_MAX_OPEN_MS = 10_000;
+/** Scopes remembered while Redis is unreachable before they collapse into "everything". */
+const MAX_PENDING_SCOPES = 10_000;
+
+/** Deletes a lock only when it still holds the caller's token (never someone else's lock). */
+const RELEASE_LOCK =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** What a lookup found. */
+export interface Lookup {
+  /** A valid entry (fresh, or stale within its grace); `undefined` on a miss. */
+  readonly entry: StoredResponse | undefined;
+  /**
+   * The generations of the key's scopes at lookup time: a fresh entry must be written with exactly this, so
+   * that an invalidation between the lookup and the write makes the write a miss. `undefined` when they could
+   * not be read: the result must then not be stored.
+   */
+  readonly stamp: string | undefined;
+}
 
 /**
- * Owns the stores and decides which one serves: Redis while it is connected and caught up, memory otherwise
- * (or always, when Redis is not enabled). Every Redis operation is bounded by the operation deadline and
- * fails open: errors and timeouts become misses, logged, never thrown at a request.
+ * Owns the stores and decides which one serves: Redis while it is connected, its circuit breaker is closed and
+ * every invalidation made while it was away has been applied; memory otherwise (or always, when Redis is not
+ * enabled). Every Redis operation is bounded by a deadline and fails open: errors and timeouts become misses,
+ * are counted by the breaker, and are never thrown at a request. The breaker is closed again only by a
+ * background probe: requests never wait for Redis to come back.
  */
 @Injectable()
 export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Cache');
   readonly memory: MemoryStore;
+  private readonly memoryGenerations = new MemoryGenerations();
   readonly redis: RedisStore | undefined;
-  /** Redis is connected and every invalidation missed during an outage has been applied. */
-  private redisUsable = false;
-  private pending: KeySelector[] = [];
+  private readonly redisGenerations: RedisGenerations | undefined;
+  /** Open until a probe succeeds; starts open (Redis has not answered yet). */
+  private breakerOpen = true;
+  private failures = 0;
+  private openMs = BREAKER_BASE_OPEN_MS;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private closed = false;
+  /** Scopes invalidated while Redis could not be told; applied before Redis serves again. */
+  private pending = new Set<string>();
   private outageLogged = false;
-  private flushing = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  /** Invalidations whose caller stopped waiting (deadline) but that still run: reads avoid Redis meanwhile. */
-  private overdue = 0;
 
   constructor(@Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions) {
     this.memory = new MemoryStore(options.memory.maxEntries, options.memory.maxBytes);
-    this.redis =
-      options.enabled && options.redis.enabled
-        ? new RedisStore(
-            { url: options.redis.url, connectTimeout: options.redis.connectTimeout },
-            { ready: () => this.onRedisReady(), error: (error) => this.onRedisError(error) },
-          )
-        : undefined;
+    if (options.enabled && options.redis.enabled) {
+      this.redis = new RedisStore(
+        { url: options.redis.url, connectTimeout: options.redis.connectTimeout },
+        { ready: () => this.onRedisReady(), error: (error) => this.onRedisError(error) },
+      );
+      this.redisGenerations = new RedisGenerations(this.redis.client, options.keyPrefix);
+    }
   }
 
   get enabled(): boolean {
@@ -54,6 +77,11 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     return this.activeRedis() === undefined ? 'memory-fallback' : 'redis';
   }
 
+  /** Whether the circuit breaker keeps requests away from Redis. */
+  get breakerState(): 'closed' | 'open' {
+    return this.breakerOpen ? 'open' : 'closed';
+  }
+
   onModuleInit(): void {
     if (this.redis === undefined) return;
     if (!this.options.redis.hasPassword) {
@@ -63,158 +91,228 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.redisUsable = false;
-    clearTimeout(this.retryTimer);
+    this.closed = true;
+    clearTimeout(this.probeTimer);
     await this.redis?.close();
     await this.memory.close();
   }
 
-  /** Reads an entry; synchronous for memory. Never rejects. */
-  read(key: string): StoredResponse | undefined | Promise<StoredResponse | undefined> {
+  /**
+   * Looks `key` up (or, with `withEntry` false, only reads the stamp a fresh entry would get). Synchronous
+   * for memory. Never rejects: a failing Redis answers from memory.
+   */
+  read(key: string, scopes: readonly string[], withEntry = true): Lookup | Promise<Lookup> {
     const redis = this.activeRedis();
-    if (redis === undefined) return this.memory.get(key);
-    return withDeadline(redis.get(key), this.options.redis.operationTimeout, 'get').then(
-      (value) => (value !== undefined && value.expiresAt > Date.now() ? value : undefined),
-      (error: unknown) => this.failOpen('get', key, error),
+    if (redis === undefined || this.redisGenerations === undefined)
+      return this.readMemory(key, scopes, withEntry);
+    const work = Promise.all([withEntry ? redis.get(key) : undefined, this.redisGenerations.read(scopes)]);
+    return withDeadline(work, this.options.redis.operationTimeout, 'get').then(
+      ([entry, generations]) => {
+        this.failures = 0;
+        const stamp = stampOf(generations);
+        return { entry: isValid(entry, stamp) ? entry : undefined, stamp };
+      },
+      (error: unknown) => {
+        this.redisFailed('read', error);
+        return this.readMemory(key, scopes, withEntry);
+      },
     );
   }
 
-  /** Stores an entry without waiting for it; failures are logged, never thrown. */
+  /** Stores an entry without waiting for it; failures are counted and logged, never thrown. */
   write(key: string, value: StoredResponse, ttlMs: number): void {
     const redis = this.activeRedis();
     if (redis === undefined) {
-      this.memory.set(key, value, ttlMs);
+      this.writeMemory(key, value, ttlMs);
       return;
     }
-    withDeadline(redis.set(key, value, ttlMs), this.options.redis.operationTimeout, 'set').catch(
-      (error: unknown) => this.failOpen('set', key, error),
+    withDeadline(redis.set(key, value, ttlMs), this.options.redis.operationTimeout, 'set').then(
+      () => (this.failures = 0),
+      (error: unknown) => this.redisFailed('write', error),
     );
   }
 
   /**
-   * Removes every matching entry from memory and from Redis. When Redis cannot be reached the selectors are
-   * remembered and applied before Redis serves again. Never rejects.
+   * Makes every entry of these scopes a miss, in memory at once and in Redis before this resolves. When Redis
+   * cannot be told in time, the scopes are remembered, Redis stops serving, and they are applied before it
+   * serves again. Never rejects.
    */
-  async invalidate(selectors: readonly KeySelector[]): Promise<void> {
+  async invalidate(scopes: readonly string[]): Promise<void> {
     if (!this.options.enabled) return;
-    this.memory.deleteMatching(selectors);
-    if (this.redis === undefined) return;
-    if (!this.redis.ready || this.pending.length > 0) {
-      // Applied in order, before Redis serves reads again.
-      this.remember(selectors);
-      this.scheduleFlush();
+    this.memoryGenerations.bump(scopes);
+    if (this.redis === undefined || this.redisGenerations === undefined) return;
+    if (this.activeRedis() === undefined) {
+      this.remember(scopes);
       return;
     }
-    const work = Promise.resolve(this.redis.deleteMatching(selectors));
-    let settled = false;
-    const tracked = work.then(
-      () => void (settled = true),
-      (error: unknown) => {
-        settled = true;
-        throw error;
-      },
-    );
     try {
-      await withDeadline(tracked, this.options.redis.invalidationTimeout, 'invalidate');
-    } catch (error) {
-      if (!settled) {
-        // Still running: the caller goes on, so until it completes no read may come from Redis, where the
-        // entries it removes may still be.
-        this.overdue++;
-        this.logger.warn(
-          `Invalidation is slower than ${this.options.redis.invalidationTimeout} ms; reading from memory until it completes`,
-        );
-        work.then(
-          () => this.overdue--,
-          () => {
-            this.overdue--;
-            this.invalidationFailed(selectors);
-          },
-        );
-        return;
-      }
-      this.logger.warn(
-        `Invalidation could not reach Redis (${describe(error)}); it will be applied on reconnect`,
+      await withDeadline(
+        Promise.resolve(this.redisGenerations.bump(scopes)),
+        this.options.redis.invalidationTimeout,
+        'invalidate',
       );
-      this.invalidationFailed(selectors);
+      this.failures = 0;
+    } catch (error) {
+      this.remember(scopes);
+      this.logger.warn(
+        `Invalidation could not reach Redis (${describe(error)}); it will be applied before Redis serves again`,
+      );
+      this.openBreaker();
     }
   }
 
-  private invalidationFailed(selectors: readonly KeySelector[]): void {
-    this.remember(selectors);
-    this.redisUsable = false;
-    this.scheduleFlush();
+  /**
+   * Tries to take the cross-process lock of `key` for `ttlMs`: its token when taken, `null` when another holder
+   * has it, `undefined` when Redis is not serving (the caller then relies on in-process coalescing only).
+   */
+  async tryLock(key: string, ttlMs: number): Promise<string | null | undefined> {
+    const redis = this.activeRedis();
+    if (redis === undefined) return undefined;
+    const token = newGeneration();
+    try {
+      const reply = await withDeadline(
+        redis.client.set(`${this.options.keyPrefix}:#lock:${key}`, token, {
+          condition: 'NX',
+          expiration: { type: 'PX', value: ttlMs },
+        }),
+        this.options.redis.operationTimeout,
+        'lock',
+      );
+      return reply === 'OK' ? token : null;
+    } catch (error) {
+      this.redisFailed('lock', error);
+      return undefined;
+    }
+  }
+
+  /** Releases a lock taken by {@link tryLock}, only if this token still holds it. */
+  async unlock(key: string, token: string): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return;
+    try {
+      await withDeadline(
+        redis.client.eval(RELEASE_LOCK, {
+          keys: [`${this.options.keyPrefix}:#lock:${key}`],
+          arguments: [token],
+        }),
+        this.options.redis.operationTimeout,
+        'unlock',
+      );
+    } catch (error) {
+      // It expires on its own (lockTtl).
+      this.logger.debug(`Redis unlock of ${key} failed: ${describe(error)}`);
+    }
+  }
+
+  private readMemory(key: string, scopes: readonly string[], withEntry: boolean): Lookup {
+    const stamp = stampOf(this.memoryGenerations.read(scopes));
+    if (!withEntry) return { entry: undefined, stamp };
+    const entry = this.memory.get(key);
+    return { entry: isValid(entry, stamp) ? entry : undefined, stamp };
+  }
+
+  private writeMemory(key: string, value: StoredResponse, ttlMs: number): void {
+    if (this.redis === undefined) {
+      this.memory.set(key, value, ttlMs);
+      return;
+    }
+    // Redis is configured but away: what is written meanwhile lives only briefly.
+    const cap = Date.now() + this.options.redis.fallbackTtl * 1000;
+    this.memory.set(
+      key,
+      { ...value, expiresAt: Math.min(value.expiresAt, cap), staleUntil: Math.min(value.staleUntil, cap) },
+      Math.min(ttlMs, this.options.redis.fallbackTtl * 1000),
+    );
   }
 
   private activeRedis(): RedisStore | undefined {
     const redis = this.redis;
-    return redis !== undefined && this.redisUsable && this.overdue === 0 && redis.ready ? redis : undefined;
+    return redis !== undefined && !this.breakerOpen && this.pending.size === 0 && redis.ready
+      ? redis
+      : undefined;
   }
 
-  private remember(selectors: readonly KeySelector[]): void {
-    this.pending.push(...selectors);
-    if (this.pending.length > MAX_PENDING_INVALIDATIONS)
-      this.pending = [prefixSelector(this.options.keyPrefix)];
+  private remember(scopes: readonly string[]): void {
+    for (const scope of scopes) this.pending.add(scope);
+    if (this.pending.size > MAX_PENDING_SCOPES) this.pending = new Set(['*']);
   }
 
-  private onRedisReady(): void {
-    this.scheduleFlush();
-  }
-
-  /** Applies remembered invalidations, then lets Redis serve again; one run at a time. */
-  private scheduleFlush(): void {
-    const redis = this.redis;
-    if (this.flushing || redis === undefined) return;
-    this.flushing = true;
-    void this.flush(redis).finally(() => {
-      this.flushing = false;
-    });
-  }
-
-  private async flush(redis: RedisStore): Promise<void> {
-    try {
-      while (this.pending.length > 0 && redis.ready) {
-        const batch = this.pending;
-        this.pending = [];
-        try {
-          // In the background, so a large keyspace may take its time; only a hung server is cut off.
-          await withDeadline(Promise.resolve(redis.deleteMatching(batch)), FLUSH_TIMEOUT_MS, 'invalidate');
-        } catch (error) {
-          this.pending = [...batch, ...this.pending];
-          throw error;
-        }
-      }
-      if (redis.ready && this.pending.length === 0) {
-        const wasUsable = this.redisUsable;
-        this.redisUsable = true;
-        this.outageLogged = false;
-        if (!wasUsable)
-          this.logger.log(`Redis at ${this.options.redis.safeUrl} is connected; caching in Redis`);
-      }
-    } catch (error) {
+  private redisFailed(operation: string, error: unknown): void {
+    this.logger.debug(`Redis ${operation} failed open: ${describe(error)}`);
+    this.failures++;
+    if (this.failures >= BREAKER_THRESHOLD && !this.breakerOpen) {
       this.logger.warn(
-        `Redis is connected but could not be brought up to date (${describe(error)}); retrying`,
+        `Redis failed ${this.failures} times in a row (last: ${describe(error)}); serving from memory until it answers again`,
       );
-      this.retryTimer ??= setTimeout(() => {
-        this.retryTimer = undefined;
-        this.scheduleFlush();
-      }, FLUSH_RETRY_MS).unref();
+      this.openBreaker();
     }
   }
 
+  private openBreaker(): void {
+    this.breakerOpen = true;
+    this.failures = 0;
+    this.scheduleProbe(this.openMs);
+    this.openMs = Math.min(this.openMs * 2, BREAKER_MAX_OPEN_MS);
+  }
+
+  private scheduleProbe(delayMs: number): void {
+    if (this.closed || this.probeTimer !== undefined) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      void this.probe();
+    }, delayMs).unref();
+  }
+
+  /** Closes the breaker once Redis answers and every remembered invalidation has been applied. */
+  private async probe(): Promise<void> {
+    const redis = this.redis;
+    const generations = this.redisGenerations;
+    if (this.probing || this.closed || redis === undefined || generations === undefined) return;
+    if (!redis.ready) return; // the client's 'ready' event probes again
+    this.probing = true;
+    try {
+      await withDeadline(redis.ping(), Math.max(this.options.redis.operationTimeout * 2, 250), 'probe');
+      while (this.pending.size > 0) {
+        const scopes = [...this.pending];
+        await withDeadline(
+          Promise.resolve(generations.bump(scopes)),
+          this.options.redis.invalidationTimeout,
+          'invalidate',
+        );
+        for (const scope of scopes) this.pending.delete(scope);
+      }
+      const wasOpen = this.breakerOpen;
+      this.breakerOpen = false;
+      this.failures = 0;
+      this.openMs = BREAKER_BASE_OPEN_MS;
+      this.outageLogged = false;
+      if (wasOpen) this.logger.log(`Redis at ${this.options.redis.safeUrl} answers; caching in Redis`);
+    } catch (error) {
+      this.logger.debug(`Redis probe failed: ${describe(error)}`);
+      this.breakerOpen = true;
+      this.scheduleProbe(this.openMs);
+      this.openMs = Math.min(this.openMs * 2, BREAKER_MAX_OPEN_MS);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private onRedisReady(): void {
+    void this.probe();
+  }
+
   private onRedisError(error: Error): void {
-    this.redisUsable = false;
+    this.breakerOpen = true;
     if (this.outageLogged) return;
     this.outageLogged = true;
     this.logger.warn(
       `Redis at ${this.options.redis.safeUrl} is unreachable (${describe(error)}); caching in memory until it answers`,
     );
   }
+}
 
-  private failOpen(operation: string, key: string, error: unknown): undefined {
-    this.logger.debug(`Redis ${operation} of ${key} failed open: ${describe(error)}`);
-    return undefined;
-  }
+function isValid(entry: StoredResponse | undefined, stamp: string): entry is StoredResponse {
+  return entry !== undefined && entry.stamp === stamp && entry.staleUntil > Date.now();
 }
 
 /** An error's message without anything that could carry a credential (node-redis messages do not). */

@@ -2,21 +2,18 @@ import { describe, expect, it } from 'vitest';
 import {
   defaultUserIdResolver,
   encodeKeySegment,
-  escapeGlob,
   isValidKeyName,
   MAX_KEY_BYTES,
-  namespaceSelector,
   normalizeParams,
   normalizeQuery,
-  ownerSelector,
   parseQueryPairs,
-  prefixSelector,
   RequestKeyContext,
-  restPrefixSelector,
+  prefixScope,
+  resolveStoreKey,
+  scopesOf,
   toStoreKey,
   type CacheRequest,
   type KeyBuilder,
-  type KeySelector,
   type UserIdResolver,
 } from './cache-key.js';
 import {
@@ -28,60 +25,6 @@ import {
   userScopedKeyBuilder,
 } from './key-builders.js';
 
-/**
- * A Redis `MATCH` glob matcher (the subset Redis implements in `stringmatchlen`): `*`, `?`, `[abc]`, `[^abc]`,
- * `[a-z]` and `\` escaping, both outside and inside brackets.
- */
-function globMatches(pattern: string, text: string): boolean {
-  const match = (p: number, t: number): boolean => {
-    while (p < pattern.length) {
-      const c = pattern[p];
-      if (c === '*') {
-        while (pattern[p + 1] === '*') p++;
-        if (p + 1 === pattern.length) return true;
-        for (let i = t; i <= text.length; i++) if (match(p + 1, i)) return true;
-        return false;
-      }
-      if (t >= text.length) return false;
-      const ch = text[t];
-      if (c === '?') {
-        p++;
-        t++;
-        continue;
-      }
-      if (c === '[') {
-        p++;
-        const negate = pattern[p] === '^';
-        if (negate) p++;
-        let hit = false;
-        while (p < pattern.length && pattern[p] !== ']') {
-          if (pattern[p] === '\\' && p + 1 < pattern.length) {
-            if (pattern[p + 1] === ch) hit = true;
-            p += 2;
-          } else if (pattern[p + 1] === '-' && p + 2 < pattern.length && pattern[p + 2] !== ']') {
-            const low = pattern[p] ?? '';
-            const high = pattern[p + 2] ?? '';
-            if (ch !== undefined && ch >= low && ch <= high) hit = true;
-            p += 3;
-          } else {
-            if (pattern[p] === ch) hit = true;
-            p++;
-          }
-        }
-        p++;
-        if (hit === negate) return false;
-        t++;
-        continue;
-      }
-      if (c === '\\' && p + 1 < pattern.length) p++;
-      if (pattern[p] !== ch) return false;
-      p++;
-      t++;
-    }
-    return t === text.length;
-  };
-  return match(0, 0);
-}
 
 /** Every character a key segment may hold once encoded. */
 const ENCODED_SEGMENT = /^(?:[A-Za-z0-9_.~-]|%[0-9A-F]{2})*$/;
@@ -532,219 +475,42 @@ describe('toStoreKey', () => {
   });
 });
 
-describe('escapeGlob', () => {
-  it('makes the glob matcher used by these tests behave like Redis', () => {
-    expect(globMatches('a*', 'a:b:c')).toBe(true);
-    expect(globMatches('a?c', 'abc')).toBe(true);
-    expect(globMatches('a[bc]d', 'acd')).toBe(true);
-    expect(globMatches('a[^bc]d', 'acd')).toBe(false);
-    expect(globMatches('a[a-c]d', 'abd')).toBe(true);
-    expect(globMatches('a\\*', 'a*')).toBe(true);
-    expect(globMatches('a\\*', 'ab')).toBe(false);
-    expect(globMatches('a[\\]]b', 'a]b')).toBe(true);
-    expect(globMatches('abc', 'abcd')).toBe(false);
+describe('invalidation scopes', () => {
+  it('gives every entry the global, namespace, owner and prefix scopes of its key', () => {
+    expect(scopesOf('apikey', '5:12')).toEqual([
+      '*',
+      'ns:apikey',
+      'own:5',
+      'pre:apikey:5',
+      'pre:apikey:5:12',
+    ]);
+    expect(scopesOf('users', 'list:page:1:size:50')).toEqual([
+      '*',
+      'ns:users',
+      'own:list',
+      'pre:users:list',
+      'pre:users:list:page',
+      'pre:users:list:page:1',
+    ]);
+    expect(scopesOf('x', '_')).toEqual(['*', 'ns:x', 'pre:x:_']);
   });
 
-  it('turns any literal into a pattern that matches exactly that literal', () => {
-    const literals = [
-      ...TRICKY_VALUES,
-      'a*b',
-      'a?b',
-      '[a-z]',
-      '[^x]',
-      '\\*',
-      'x\\',
-      '**',
-      '[',
-      'a]b',
-      'cache:users:',
-    ];
-    for (const literal of literals) {
-      const pattern = escapeGlob(literal);
-      expect(globMatches(pattern, literal), JSON.stringify(literal)).toBe(true);
-      for (const other of literals) {
-        if (other !== literal) {
-          expect(globMatches(pattern, other), `${JSON.stringify(literal)} vs ${JSON.stringify(other)}`).toBe(
-            false,
-          );
-        }
-      }
-    }
-  });
-
-  it('escapes the glob metacharacters', () => {
-    expect(escapeGlob('a*b?c[d]e\\f^g')).toBe('a\\*b\\?c\\[d\\]e\\\\f\\^g');
-    expect(escapeGlob('cache:users:')).toBe('cache:users:');
-  });
-});
-
-describe('key selectors', () => {
-  const OWNERS = [
-    '1',
-    '10',
-    '11',
-    '01',
-    '2',
-    'a:b',
-    '*',
-    '?',
-    '[1]',
-    '\\',
-    '^',
-    'é',
-    '%3A',
-    ':',
-    'list',
-    'single',
-  ];
-  const TAILS = ['', ':single', ':list', ':UsersController.find:q=a=1', ':k1', ':#hash'];
-  const PREFIXES = ['cache', 'app.v2', 'cache-x'];
-  const NAMESPACES = ['users', 'user', 'apikeys', 'apikey', 'users2', 'u'];
-
-  const SAMPLE_KEYS: string[] = [];
-  for (const prefix of PREFIXES) {
-    for (const ns of NAMESPACES) {
-      SAMPLE_KEYS.push(`${prefix}:${ns}:_`, `${prefix}:${ns}:list:page:1:size:50`, `${prefix}:${ns}:list:#h`);
-      for (const owner of OWNERS) {
-        for (const tail of TAILS) SAMPLE_KEYS.push(`${prefix}:${ns}:${encodeKeySegment(owner)}${tail}`);
-      }
-    }
-  }
-  // Keys written by custom builders may hold raw glob characters: selectors must treat them literally.
-  SAMPLE_KEYS.push(
-    'cache',
-    'cache:',
-    'cache:users',
-    'cache:users:',
-    'cache:users:*',
-    'cache:users:1*',
-    'cache:users:[1]',
-    'cache:users:?',
-    'cache:us?rs:1',
-    'cache:*:1',
-    'cache*:users:1',
-    'cachex:users:1',
-    'other:users:1',
-    'xcache:users:1',
-    'cache:users:1:',
-    'cache:users:1::x',
-    'cache::1',
-    'cache:users:list:',
-    'cache:users:listx:1',
-    'cache:users:list',
-    toStoreKey('cache', 'users', `users:1:${'x'.repeat(400)}`),
-    toStoreKey('cache', 'users', `users:list:page:1:size:50:q=${'x'.repeat(400)}`),
-  );
-
-  const SELECTORS: Array<[string, KeySelector]> = [];
-  for (const prefix of PREFIXES) {
-    SELECTORS.push([`prefix ${prefix}`, prefixSelector(prefix)]);
-    for (const ns of NAMESPACES) {
-      SELECTORS.push([`namespace ${prefix}:${ns}`, namespaceSelector(prefix, ns)]);
-      SELECTORS.push([`rest ${prefix}:${ns}:list:`, restPrefixSelector(prefix, ns, 'list:')]);
-    }
-    for (const owner of OWNERS) {
-      const encoded = encodeKeySegment(owner);
-      SELECTORS.push([`owner ${prefix}:*:${encoded}`, ownerSelector(prefix, encoded)]);
-      SELECTORS.push([`owner ${prefix}:users:${encoded}`, ownerSelector(prefix, encoded, 'users')]);
-      // A raw (unencoded) owner must still be matched literally.
-      SELECTORS.push([`raw owner ${prefix}:users:${owner}`, ownerSelector(prefix, owner, 'users')]);
-    }
-  }
-  SELECTORS.push(
-    ['prefix cache*', prefixSelector('cache*')],
-    ['namespace us?rs', namespaceSelector('cache', 'us?rs')],
-    ['namespace *', namespaceSelector('cache', '*')],
-    ['rest 1*', restPrefixSelector('cache', 'users', '1*')],
-    ['rest [1]', restPrefixSelector('cache', 'users', '[1]')],
-  );
-
-  it('finds with its pattern every key that matches() accepts', () => {
-    let accepted = 0;
-    for (const [name, selector] of SELECTORS) {
-      for (const key of SAMPLE_KEYS) {
-        if (selector.matches(key)) {
-          accepted++;
-          expect(
-            globMatches(selector.pattern, key),
-            `${name}: pattern ${selector.pattern} misses ${key}`,
-          ).toBe(true);
-        }
-      }
-    }
-    expect(accepted).toBeGreaterThan(500);
-  });
-
-  it('treats raw glob characters in the selected literal as literals', () => {
-    expect(prefixSelector('cache*').matches('cache*:users:1')).toBe(true);
-    expect(globMatches(prefixSelector('cache*').pattern, 'cachex:users:1')).toBe(false);
-    expect(globMatches(namespaceSelector('cache', 'us?rs').pattern, 'cache:users:1')).toBe(false);
-    expect(globMatches(namespaceSelector('cache', 'us?rs').pattern, 'cache:us?rs:1')).toBe(true);
-    expect(globMatches(ownerSelector('cache', '*', 'users').pattern, 'cache:users:1')).toBe(false);
-    expect(globMatches(ownerSelector('cache', '[1]', 'users').pattern, 'cache:users:1')).toBe(false);
-    expect(globMatches(restPrefixSelector('cache', 'users', '1*').pattern, 'cache:users:10')).toBe(false);
-  });
-
-  it('ownerSelector for owner 1 never matches owner 10, 11 or 01', () => {
-    const owner1 = ownerSelector('cache', '1');
-    for (const key of ['cache:users:1', 'cache:users:1:single', 'cache:apikey:1:k1', 'cache:user:1:X.y']) {
-      expect(owner1.matches(key), key).toBe(true);
-    }
-    for (const key of [
-      'cache:users:10',
-      'cache:users:10:single',
-      'cache:users:11:single',
-      'cache:users:01:single',
-      'cache:apikeys:10',
-      'cache:users:list:1',
-      'cache:users:21',
-      'other:users:1',
-      'cache:1',
-      'cache:users',
-    ]) {
-      expect(owner1.matches(key), key).toBe(false);
-    }
-  });
-
-  it('ownerSelector with a namespace matches only that namespace', () => {
-    const selector = ownerSelector('cache', '1', 'apikeys');
-    expect(selector.matches('cache:apikeys:1')).toBe(true);
-    expect(selector.matches('cache:apikeys:1:x')).toBe(true);
-    expect(selector.matches('cache:apikey:1:x')).toBe(false);
-    expect(selector.matches('cache:users:1:single')).toBe(false);
-    expect(selector.matches('cache:apikeys2:1')).toBe(false);
-  });
-
-  it('ownerSelector still finds hashed long keys of the owner', () => {
-    const key = toStoreKey('cache', 'users', `users:1:${'x'.repeat(400)}`);
-    expect(ownerSelector('cache', '1').matches(key)).toBe(true);
-    expect(ownerSelector('cache', '10').matches(key)).toBe(false);
-  });
-
-  it('namespaceSelector and prefixSelector respect separator boundaries', () => {
-    const users = namespaceSelector('cache', 'users');
-    expect(users.pattern).toBe('cache:users:*');
-    expect(users.matches('cache:users:1')).toBe(true);
-    expect(users.matches('cache:users2:1')).toBe(false);
-    expect(users.matches('cache:user:1')).toBe(false);
-    expect(users.matches('cachex:users:1')).toBe(false);
-    const all = prefixSelector('cache');
-    expect(all.pattern).toBe('cache:*');
-    expect(all.matches('cache:users:1')).toBe(true);
-    expect(all.matches('cache-x:users:1')).toBe(false);
-    expect(all.matches('cachex:users:1')).toBe(false);
-    expect(all.matches('other:cache:1')).toBe(false);
-  });
-
-  it('restPrefixSelector matches the literal start of the rest, hashed list keys included', () => {
-    const lists = restPrefixSelector('cache', 'users', 'list:');
-    expect(lists.matches('cache:users:list:page:1:size:50')).toBe(true);
-    expect(lists.matches(toStoreKey('cache', 'users', `list:page:1:size:50:q=${'x'.repeat(400)}`))).toBe(
-      true,
+  it('targets exact prefixes: 5 never covers 50, and deep scopes widen to three segments', () => {
+    const of5 = scopesOf('apikey', '50:1');
+    expect(of5).not.toContain(prefixScope('apikey', ['5']));
+    expect(scopesOf('apikey', '5:1')).toContain(prefixScope('apikey', ['5']));
+    expect(scopesOf('users', 'list:page:1:size:50')).toContain(
+      prefixScope('users', ['list', 'page', '1', 'size']),
     );
-    expect(lists.matches('cache:users:listing:1')).toBe(false);
-    expect(lists.matches('cache:users:1:single')).toBe(false);
-    expect(lists.matches('cache:user:list:page:1')).toBe(false);
+    expect(prefixScope('items', [])).toBe('ns:items');
+  });
+
+  it('derives scopes from the key before hashing, so long keys stay invalidatable', () => {
+    const long = 'x'.repeat(400);
+    const { key, scopes } = resolveStoreKey('p', 'users', `users:7:${long}`);
+    expect(Buffer.byteLength(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
+    expect(scopes).toContain('own:7');
+    expect(scopes).toContain('pre:users:7');
   });
 });
 
@@ -832,20 +598,20 @@ describe('key builders', () => {
   });
 
   it('usersListKeyBuilder keys are found by the users invalidations', async () => {
-    const list = toStoreKey(
+    const list = resolveStoreKey(
       'cache',
       'users',
       (await build(usersListKeyBuilder, context({ url: '/users' }, 'users'))) ?? '',
-    );
-    const single = toStoreKey(
+    ).scopes;
+    const single = resolveStoreKey(
       'cache',
       'users',
       (await build(usersListKeyBuilder, context({ url: '/users?userId=5' }, 'users'))) ?? '',
-    );
-    expect(restPrefixSelector('cache', 'users', 'list:').matches(list)).toBe(true);
-    expect(restPrefixSelector('cache', 'users', 'list:').matches(single)).toBe(false);
-    expect(ownerSelector('cache', encodeKeySegment(5)).matches(single)).toBe(true);
-    expect(ownerSelector('cache', encodeKeySegment(5)).matches(list)).toBe(false);
+    ).scopes;
+    expect(list).toContain(prefixScope('users', ['list']));
+    expect(single).not.toContain(prefixScope('users', ['list']));
+    expect(single).toContain(`own:${encodeKeySegment(5)}`);
+    expect(list).not.toContain(`own:${encodeKeySegment(5)}`);
   });
 
   it('paginatedKeyBuilder honours its options', async () => {
@@ -952,11 +718,11 @@ describe('key builders', () => {
     expect(singleKeys).not.toContain(listKey);
 
     for (const [i, id] of ids.entries()) {
-      const selector = ownerSelector('cache', encodeKeySegment(id));
+      const owner = `own:${encodeKeySegment(id)}`;
       for (const [j, built] of [...userKeys, ...singleKeys, ...ownKeys].entries()) {
         const namespace = built?.slice(0, built.indexOf(':')) ?? '';
-        const stored = toStoreKey('cache', namespace, built ?? '');
-        expect(selector.matches(stored), `owner ${id} vs ${stored}`).toBe(j % ids.length === i);
+        const { scopes } = resolveStoreKey('cache', namespace, built ?? '');
+        expect(scopes.includes(owner), `owner ${id} vs ${built}`).toBe(j % ids.length === i);
       }
     }
   });

@@ -237,6 +237,16 @@ export const defaultUserIdResolver: UserIdResolver = (request) => {
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 };
 
+/** A builder's result without its leading `namespace:`; `_` when nothing is left. */
+function restOf(namespace: string, built: string): string {
+  let rest: string;
+  if (built === namespace) rest = '';
+  else if (built.startsWith(namespace) && built.charCodeAt(namespace.length) === 58 /* : */) {
+    rest = built.slice(namespace.length + 1);
+  } else rest = built;
+  return rest === '' ? '_' : rest;
+}
+
 function hashOf(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
 }
@@ -247,12 +257,7 @@ function hashOf(text: string): string {
  * the rest; `#` marks a hashed tail and never occurs in an encoded segment.
  */
 export function toStoreKey(prefix: string, namespace: string, built: string): string {
-  let rest: string;
-  if (built === namespace) rest = '';
-  else if (built.startsWith(namespace) && built.charCodeAt(namespace.length) === 58 /* : */)
-    rest = built.slice(namespace.length + 1);
-  else rest = built;
-  if (rest === '') rest = '_';
+  const rest = restOf(namespace, built);
   const key = `${prefix}:${namespace}:${rest}`;
   if (key.length <= MAX_KEY_BYTES / 4 || Buffer.byteLength(key) <= MAX_KEY_BYTES) return key;
   const colon = rest.indexOf(':');
@@ -264,73 +269,41 @@ export function toStoreKey(prefix: string, namespace: string, built: string): st
   return `${base}#${hashOf(rest)}`;
 }
 
-/** A set of stored keys that one invalidation removes. */
-export interface KeySelector {
-  /** A Redis `MATCH` pattern (every literal part escaped) that finds at least every selected key. */
-  readonly pattern: string;
-  /** Exact membership test, applied to every key the pattern found. */
-  matches(key: string): boolean;
-}
-
-/** Escapes the glob metacharacters of a Redis `MATCH` pattern. */
-export function escapeGlob(literal: string): string {
-  return literal.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
-}
-
-/** Every key of one namespace. */
-export function namespaceSelector(prefix: string, namespace: string): KeySelector {
-  const start = `${prefix}:${namespace}:`;
-  return { pattern: `${escapeGlob(start)}*`, matches: (key) => key.startsWith(start) };
-}
-
-/** Every key under the module's prefix. */
-export function prefixSelector(prefix: string): KeySelector {
-  const start = `${prefix}:`;
-  return { pattern: `${escapeGlob(start)}*`, matches: (key) => key.startsWith(start) };
-}
+/** Deepest key prefix (namespace plus this many segments) that `invalidateScope()` can target exactly. */
+export const MAX_SCOPE_DEPTH = 3;
 
 /**
- * Keys whose first segment after the namespace is exactly `owner` (already encoded): in `namespace`, or in
- * every namespace when `namespace` is undefined.
+ * The invalidation scopes an entry belongs to, derived from its key: everything (`*`), its namespace, its
+ * owner (the first segment after the namespace, in any namespace) and each prefix of its first
+ * {@link MAX_SCOPE_DEPTH} segments. Every entry is stamped with the generations of its scopes; an invalidation
+ * gives a scope a new generation, which makes every entry stamped with the old one a miss.
  */
-export function ownerSelector(prefix: string, owner: string, namespace?: string): KeySelector {
-  const nsPart = namespace === undefined ? '*' : escapeGlob(namespace);
-  const start = `${prefix}:`;
-  return {
-    pattern: `${escapeGlob(start)}${nsPart}:${escapeGlob(owner)}*`,
-    matches: (key) => {
-      if (!key.startsWith(start)) return false;
-      const nsEnd = key.indexOf(':', start.length);
-      if (nsEnd === -1) return false;
-      if (namespace !== undefined && key.slice(start.length, nsEnd) !== namespace) return false;
-      const ownerEnd = key.indexOf(':', nsEnd + 1);
-      return key.slice(nsEnd + 1, ownerEnd === -1 ? undefined : ownerEnd) === owner;
-    },
-  };
+export function scopesOf(namespace: string, rest: string): string[] {
+  const segments = rest.split(':', MAX_SCOPE_DEPTH);
+  const scopes = ['*', `ns:${namespace}`];
+  const first = segments[0];
+  if (first !== undefined && first !== '' && first !== '_') scopes.push(`own:${first}`);
+  let prefix = namespace;
+  for (const segment of segments) {
+    prefix += `:${segment}`;
+    scopes.push(`pre:${prefix}`);
+  }
+  return scopes;
 }
 
-/**
- * Keys of `namespace` whose first segments after the namespace are exactly `segments` (already encoded):
- * `ns:a:b` selects `ns:a:b` and `ns:a:b:…`, never `ns:a:bc`.
- */
-export function segmentsSelector(
-  prefix: string,
-  namespace: string,
-  segments: readonly string[],
-): KeySelector {
-  const exact = `${prefix}:${namespace}:${segments.join(':')}`;
-  const below = `${exact}:`;
-  return {
-    pattern: `${escapeGlob(exact)}*`,
-    matches: (key) => key === exact || key.startsWith(below),
-  };
+/** The scope `invalidateScope(namespace, ...segments)` targets (segments already encoded). */
+export function prefixScope(namespace: string, segments: readonly string[]): string {
+  if (segments.length === 0) return `ns:${namespace}`;
+  return `pre:${namespace}:${segments.slice(0, MAX_SCOPE_DEPTH).join(':')}`;
 }
 
-/**
- * Keys whose rest (after `prefix:namespace:`) starts with the literal `restPrefix`: for example
- * `list:` in the `users` namespace.
- */
-export function restPrefixSelector(prefix: string, namespace: string, restPrefix: string): KeySelector {
-  const start = `${prefix}:${namespace}:${restPrefix}`;
-  return { pattern: `${escapeGlob(start)}*`, matches: (key) => key.startsWith(start) };
+/** Where a built key is stored, and the scopes it belongs to. */
+export interface StoreKey {
+  readonly key: string;
+  readonly scopes: string[];
+}
+
+/** {@link toStoreKey} plus {@link scopesOf}, computed from the key before any hashing. */
+export function resolveStoreKey(prefix: string, namespace: string, built: string): StoreKey {
+  return { key: toStoreKey(prefix, namespace, built), scopes: scopesOf(namespace, restOf(namespace, built)) };
 }

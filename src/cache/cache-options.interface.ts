@@ -34,6 +34,12 @@ export interface RedisCacheOptions {
    * @default 1000
    */
   invalidationTimeout?: number;
+  /**
+   * Seconds an entry written to memory while Redis is away may live (it is local to this process, so it is
+   * kept short).
+   * @default 10
+   */
+  fallbackTtl?: number;
 }
 
 /** Bounds of the in-process memory store (also the fallback while Redis is unreachable). */
@@ -75,6 +81,20 @@ export interface CacheModuleOptions {
   userId?: UserIdResolver;
   /** Key builder for routes that do not set one. @default the method, route, params and normalised query */
   keyBuilder?: KeyBuilder;
+  /** Stampede protection (see `@Cached({ coalesce, lock, grace, refreshAhead })`). */
+  stampede?: StampedeOptions;
+}
+
+/** Bounds of stampede protection. */
+export interface StampedeOptions {
+  /**
+   * Longest followers wait for a coalesced leader, in milliseconds; then they run the handler themselves and
+   * later requests start a new flight.
+   * @default 5000
+   */
+  coalesceTimeout?: number;
+  /** Lifetime of a distributed lock, in milliseconds: a crashed holder blocks others no longer. @default 5000 */
+  lockTtl?: number;
 }
 
 /** Options with every default applied; what the rest of the module reads. */
@@ -92,9 +112,11 @@ export interface ResolvedCacheOptions {
     operationTimeout: number;
     connectTimeout: number;
     invalidationTimeout: number;
+    fallbackTtl: number;
   };
   memory: Required<MemoryCacheOptions>;
   authHeaders: string[];
   userId: UserIdResolver;
   keyBuilder: KeyBuilder | undefined;
+  stampede: Required<StampedeOptions>;
 }

@@ -22,6 +22,7 @@ export const CACHE_ENV_VARIABLES = [
   'REDIS_OPERATION_TIMEOUT_MS',
   'REDIS_CONNECT_TIMEOUT_MS',
   'REDIS_INVALIDATION_TIMEOUT_MS',
+  'CACHE_FALLBACK_TTL',
 ] as const;
 
 const DEFAULTS = {
@@ -35,6 +36,7 @@ const DEFAULTS = {
   operationTimeout: 150,
   connectTimeout: 2000,
   invalidationTimeout: 1000,
+  fallbackTtl: 10,
   maxEntries: 10_000,
   maxBytes: 64 * 1024 * 1024,
   authHeaders: ['Authorization', 'X-API-Key'],
@@ -127,6 +129,7 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
         600_000,
         'a positive integer (ms)',
       ),
+      fallbackTtl: integer(read, 'CACHE_FALLBACK_TTL', 1, 86_400, 'a positive integer (seconds)'),
     },
   };
 }
@@ -259,6 +262,7 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
         DEFAULTS.invalidationTimeout,
         'redis.invalidationTimeout',
       ),
+      fallbackTtl: positiveInt(redis.fallbackTtl, DEFAULTS.fallbackTtl, 'redis.fallbackTtl'),
     },
     memory: {
       maxEntries: positiveInt(options.memory?.maxEntries, DEFAULTS.maxEntries, 'memory.maxEntries'),
@@ -267,5 +271,9 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
     authHeaders: options.authHeaders ?? [...DEFAULTS.authHeaders],
     userId: options.userId ?? defaultUserIdResolver,
     keyBuilder: options.keyBuilder,
+    stampede: {
+      coalesceTimeout: positiveInt(options.stampede?.coalesceTimeout, 5000, 'stampede.coalesceTimeout'),
+      lockTtl: positiveInt(options.stampede?.lockTtl, 5000, 'stampede.lockTtl'),
+    },
   };
 }

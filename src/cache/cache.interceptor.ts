@@ -8,9 +8,9 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { from, mergeMap, of, tap, type Observable } from 'rxjs';
-import { CacheBackend } from './cache-backend.js';
-import { RequestKeyContext, toStoreKey, type CacheRequest, type KeyBuilder } from './cache-key.js';
+import { catchError, from, mergeMap, of, tap, type Observable } from 'rxjs';
+import { CacheBackend, type Lookup } from './cache-backend.js';
+import { RequestKeyContext, resolveStoreKey, type CacheRequest, type KeyBuilder } from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import { CACHED_METADATA } from './cached.metadata.js';
@@ -22,6 +22,7 @@ import {
 } from './http/request-directives.js';
 import { responseAccessFor, type ResponseAccess, type SendFunction } from './http/response-access.js';
 import { defaultKeyBuilder } from './key-builders.js';
+import { SingleFlight } from './stampede/single-flight.js';
 import type { StoredResponse } from './stores/cache-store.interface.js';
 
 const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
@@ -36,6 +37,25 @@ export interface RoutePlan {
   readonly userScoped: boolean;
   readonly className: string;
   readonly handlerName: string;
+  /** Seconds a stale entry may still be served. */
+  readonly graceSeconds: number;
+  /** XFetch beta, or 0 for no early refresh. */
+  readonly refreshBeta: number;
+  readonly coalesce: boolean;
+  readonly lock: boolean;
+}
+
+/** One cacheable request on its way through the interceptor. */
+interface Exchange {
+  readonly next: CallHandler;
+  readonly plan: RoutePlan;
+  readonly request: CacheRequest;
+  readonly res: object;
+  readonly access: ResponseAccess;
+  readonly directives: RequestDirectives;
+  readonly key: string;
+  readonly scopes: string[];
+  readonly started: number;
 }
 
 /** Per-request state of a miss, shared between the handler's completion and the send hook. */
@@ -44,8 +64,27 @@ interface MissState {
   handlerDone: boolean;
   /** The handler answered a stream, which is never captured. */
   streamed: boolean;
-  /** The request allows writing the entry (GET without `no-store`). */
-  write: boolean;
+  /** The stamp to write with, or `undefined` when the response must not be written (HEAD, no-store). */
+  stamp: string | undefined;
+  /** Ends this request's flight (coalesced followers receive the entry, or run the handler themselves). */
+  settle: (entry: StoredResponse | undefined) => void;
+}
+
+const NO_FLIGHT = (): void => undefined;
+/** Pause between looks for the entry of another instance that holds the lock. */
+const LOCK_POLL_MS = 25;
+
+/** XFetch: refresh early with a probability that grows as expiry nears and with the handler's cost. */
+function refreshesEarly(entry: StoredResponse, now: number, beta: number): boolean {
+  return now - Math.max(entry.computeMs, 1) * beta * Math.log(Math.random()) >= entry.expiresAt;
+}
+
+function elapsed(started: number): string {
+  return (performance.now() - started).toFixed(2);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
@@ -85,6 +124,8 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly authHeaders: readonly string[];
   private readonly statusHeader: string;
   private readonly debug: boolean;
+  /** In-process coalescing of concurrent misses, per full key. */
+  private readonly flights = new SingleFlight<StoredResponse>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -179,6 +220,7 @@ export class CacheInterceptor implements NestInterceptor {
       return undefined;
     }
     const keyBuilder = cached.keyBuilder ?? this.options.keyBuilder ?? defaultKeyBuilder;
+    const refresh = cached.refreshAhead ?? false;
     return {
       namespace: cached.namespace ?? 'default',
       ttlSeconds: cached.expire ?? this.options.defaultTtl,
@@ -186,6 +228,10 @@ export class CacheInterceptor implements NestInterceptor {
       userScoped: keyBuilder.userScoped === true,
       className: controller.name,
       handlerName: handler.name,
+      graceSeconds: cached.grace ?? 0,
+      refreshBeta: refresh === true ? 1 : refresh === false ? 0 : refresh,
+      coalesce: cached.coalesce ?? true,
+      lock: cached.lock ?? false,
     };
   }
 
@@ -200,36 +246,105 @@ export class CacheInterceptor implements NestInterceptor {
     if (built === undefined) return next.handle();
     if (typeof built !== 'string')
       return this.uncached(next, plan, new TypeError(`returned ${typeof built}`));
-    const key = toStoreKey(this.options.keyPrefix, plan.namespace, built);
+    const { key, scopes } = resolveStoreKey(this.options.keyPrefix, plan.namespace, built);
     const res = context.switchToHttp().getResponse<object>();
-    const started = this.debug ? performance.now() : 0;
-    if (directives.noCache || directives.noStore) {
-      return this.miss(next, plan, request, res, directives, key, started);
+    const exchange: Exchange = {
+      next,
+      plan,
+      request,
+      res,
+      access: responseAccessFor(res),
+      directives,
+      key,
+      scopes,
+      started: performance.now(),
+    };
+    // no-store: neither read nor write. no-cache: no read, but a fresh write (which needs the current stamp).
+    if (directives.noStore) return this.miss(exchange, undefined, undefined, NO_FLIGHT);
+    const lookup = this.backend.read(key, scopes, !directives.noCache);
+    if (isPromise(lookup)) return from(lookup).pipe(mergeMap((found) => this.decide(exchange, found)));
+    return this.decide(exchange, lookup);
+  }
+
+  /** Hit, stale, coalesced or miss, from what the lookup found. */
+  private decide(exchange: Exchange, lookup: Lookup): Observable<unknown> {
+    const { plan, key } = exchange;
+    const entry = lookup.entry;
+    const writable = exchange.request.method === 'GET' ? lookup.stamp : undefined;
+    if (entry !== undefined) {
+      const now = Date.now();
+      const fresh = entry.expiresAt > now;
+      if (fresh && !(plan.refreshBeta > 0 && refreshesEarly(entry, now, plan.refreshBeta))) {
+        return this.hit(exchange, entry, 'HIT');
+      }
+      // Stale (within grace) or due for an early refresh: one request refreshes, the others keep the entry.
+      if (writable === undefined || this.flights.join(key) !== undefined) {
+        return this.hit(exchange, entry, fresh ? 'HIT' : 'STALE');
+      }
+      return this.miss(
+        exchange,
+        writable,
+        entry,
+        this.flights.lead(key, this.options.stampede.coalesceTimeout),
+      );
     }
-    const found = this.backend.read(key);
-    if (isPromise(found)) {
-      return from(found).pipe(
-        mergeMap((entry) =>
-          entry === undefined
-            ? this.miss(next, plan, request, res, directives, key, started)
-            : this.hit(plan, request, res, entry, key, started),
+    if (!plan.coalesce || exchange.directives.noCache)
+      return this.miss(exchange, writable, undefined, NO_FLIGHT);
+    const running = this.flights.join(key);
+    if (running !== undefined) {
+      // A follower: the leader's entry, or (leader failed or too slow) a run of its own.
+      return from(running).pipe(
+        mergeMap((led) =>
+          led !== undefined
+            ? this.hit(exchange, led, 'HIT')
+            : this.miss(exchange, writable, undefined, NO_FLIGHT),
         ),
       );
     }
-    return found === undefined
-      ? this.miss(next, plan, request, res, directives, key, started)
-      : this.hit(plan, request, res, found, key, started);
+    if (writable === undefined) return this.miss(exchange, undefined, undefined, NO_FLIGHT);
+    const settle = this.flights.lead(key, this.options.stampede.coalesceTimeout);
+    if (!plan.lock) return this.miss(exchange, writable, undefined, settle);
+    return from(this.lockOrWait(exchange, writable)).pipe(
+      mergeMap((outcome) => {
+        if (outcome.entry !== undefined) {
+          settle(outcome.entry);
+          return this.hit(exchange, outcome.entry, 'HIT');
+        }
+        const token = outcome.token;
+        const release =
+          token === undefined
+            ? settle
+            : (stored: StoredResponse | undefined) => {
+                settle(stored);
+                void this.backend.unlock(exchange.key, token);
+              };
+        return this.miss(exchange, writable, undefined, release);
+      }),
+    );
   }
 
-  private hit(
-    plan: RoutePlan,
-    request: CacheRequest,
-    res: object,
-    entry: StoredResponse,
-    key: string,
-    started: number,
-  ): Observable<unknown> {
-    const access = responseAccessFor(res);
+  /**
+   * Cross-process coalescing: take the Redis lock and run the handler, or wait for the holder's entry. Gives up
+   * waiting after `lockTtl` (a crashed holder's lock has expired by then) and runs the handler.
+   */
+  private async lockOrWait(
+    exchange: Exchange,
+    stamp: string,
+  ): Promise<{ entry?: StoredResponse; token?: string }> {
+    const ttl = this.options.stampede.lockTtl;
+    const deadline = Date.now() + ttl;
+    for (;;) {
+      const token = await this.backend.tryLock(exchange.key, ttl);
+      if (token !== null) return { token };
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+      const found = await this.backend.read(exchange.key, exchange.scopes);
+      if (found.entry !== undefined && found.stamp === stamp) return { entry: found.entry };
+      if (Date.now() >= deadline) return {};
+    }
+  }
+
+  private hit(exchange: Exchange, entry: StoredResponse, label: 'HIT' | 'STALE'): Observable<unknown> {
+    const { access, res, plan, request } = exchange;
     access.onSend(res, (payload, send) => {
       // An interceptor or filter outside this one failed: its error response goes out, not the entry.
       if (access.status(res) >= 400) return send(payload);
@@ -237,86 +352,102 @@ export class CacheInterceptor implements NestInterceptor {
       access.setStatus(res, entry.status);
       if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
       else access.setHeader(res, 'content-type', entry.contentType);
-      this.setCacheHeaders(access, res, plan, request, 'HIT', entry.etag, entry.expiresAt);
-      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag))
+      this.setCacheHeaders(access, res, plan, request, label, entry.etag, entry.expiresAt);
+      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
         return this.notModified(access, res, send);
+      }
       return send(entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body);
     });
-    if (this.debug) this.logger.debug(`HIT ${key} (${(performance.now() - started).toFixed(2)} ms)`);
+    if (this.debug) this.logger.debug(`${label} ${exchange.key} (${elapsed(exchange.started)} ms)`);
     return of(entry.body ?? null);
   }
 
+  /**
+   * Runs the handler. Its response is captured at send time and written with `stamp` (if any); `stale`, when
+   * given, is answered instead if the handler fails; `settle` hands the result to coalesced followers.
+   */
   private miss(
-    next: CallHandler,
-    plan: RoutePlan,
-    request: CacheRequest,
-    res: object,
-    directives: RequestDirectives,
-    key: string,
-    started: number,
+    exchange: Exchange,
+    stamp: string | undefined,
+    stale: StoredResponse | undefined,
+    settle: (entry: StoredResponse | undefined) => void,
   ): Observable<unknown> {
-    const access = responseAccessFor(res);
-    const state: MissState = {
-      handlerDone: false,
-      streamed: false,
-      write: !directives.noStore && request.method === 'GET',
-    };
+    const { access, res, key } = exchange;
+    const state: MissState = { handlerDone: false, streamed: false, stamp, settle };
     access.onSend(res, (payload, send) => {
       try {
-        return this.sendMiss(access, res, send, payload, plan, request, key, state);
+        return this.sendMiss(exchange, send, payload, state);
       } catch (error) {
         // Capturing failed (for example a payload JSON cannot represent): send it the adapter's way, uncached.
         this.logger.warn(`Could not cache ${key}: ${error instanceof Error ? error.message : String(error)}`);
+        settle(undefined);
         return send(payload);
       }
     });
-    if (this.debug) this.logger.debug(`MISS ${key} (${(performance.now() - started).toFixed(2)} ms)`);
-    return next.handle().pipe(
-      tap((value) => {
-        state.handlerDone = true;
-        if (isStreamResult(value)) state.streamed = true;
+    if (this.debug) this.logger.debug(`MISS ${key} (${elapsed(exchange.started)} ms)`);
+    const handled = exchange.next.handle().pipe(
+      tap({
+        next: (value) => {
+          state.handlerDone = true;
+          if (isStreamResult(value)) state.streamed = true;
+        },
+        error: () => settle(undefined),
+        finalize: () => {
+          // Sent without reaching the capture (a stream, or a response the handler wrote): release followers.
+          queueMicrotask(() => {
+            if (!state.handlerDone || state.streamed) settle(undefined);
+          });
+        },
+      }),
+    );
+    if (stale === undefined) return handled;
+    return handled.pipe(
+      catchError((error: unknown) => {
+        this.logger.warn(`Refresh of ${key} failed (${describe(error)}); serving the stale entry`);
+        return this.hit(exchange, stale, 'STALE');
       }),
     );
   }
 
-  private sendMiss(
-    access: ResponseAccess,
-    res: object,
-    send: SendFunction,
-    payload: unknown,
-    plan: RoutePlan,
-    request: CacheRequest,
-    key: string,
-    state: MissState,
-  ): unknown {
+  private sendMiss(exchange: Exchange, send: SendFunction, payload: unknown, state: MissState): unknown {
+    const { access, res, plan, request, key } = exchange;
     access.setHeader(res, this.statusHeader, 'MISS');
     const status = access.status(res);
     // Error responses (exception filters also send through here) and responses the handler wrote are skipped.
-    if (!state.handlerDone || state.streamed || status < 200 || status >= 300) return send(payload);
+    if (!state.handlerDone || state.streamed || status < 200 || status >= 300) {
+      state.settle(undefined);
+      return send(payload);
+    }
     const body = access.serialize(res, payload);
-    if (body === undefined) return send(payload);
+    if (body === undefined) {
+      state.settle(undefined);
+      return send(payload);
+    }
     const bytes = body.binary ?? body.text;
     // A response that may not be stored gets no validators or lifetime from the cache, whatever the request.
-    if (!this.responseMayBeStored(access, res, plan)) return send(bytes);
-    const etag = strongEtag(bytes);
-    const expiresAt = Date.now() + plan.ttlSeconds * 1000;
-    if (state.write) {
-      this.backend.write(
-        key,
-        {
-          status,
-          contentType: access.header(res, 'content-type'),
-          body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
-          ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
-          etag,
-          expiresAt,
-        },
-        plan.ttlSeconds * 1000,
-      );
+    if (!this.responseMayBeStored(access, res, plan)) {
+      state.settle(undefined);
+      return send(bytes);
     }
+    const now = Date.now();
+    const ttlMs = plan.ttlSeconds * 1000;
+    const entry: StoredResponse = {
+      status,
+      contentType: access.header(res, 'content-type'),
+      body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
+      ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
+      etag: strongEtag(bytes),
+      expiresAt: now + ttlMs,
+      staleUntil: now + ttlMs + plan.graceSeconds * 1000,
+      stamp: state.stamp ?? '',
+      computeMs: Math.round(performance.now() - exchange.started),
+    };
+    if (state.stamp !== undefined) this.backend.write(key, entry, ttlMs + plan.graceSeconds * 1000);
+    state.settle(state.stamp !== undefined ? entry : undefined);
     // HEAD and no-store requests still describe the representation a GET would store.
-    this.setCacheHeaders(access, res, plan, request, 'MISS', etag, expiresAt);
-    if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return this.notModified(access, res, send);
+    this.setCacheHeaders(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
+    if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag))
+      return this.notModified(access, res, send);
     return send(bytes);
   }
 
@@ -331,7 +462,7 @@ export class CacheInterceptor implements NestInterceptor {
     res: object,
     plan: RoutePlan,
     request: CacheRequest,
-    status: 'HIT' | 'MISS',
+    status: 'HIT' | 'MISS' | 'STALE',
     etag: string,
     expiresAt: number,
   ): void {

@@ -15,6 +15,17 @@ function validate(options: CachedOptions): void {
       `@Cached(): expire must be a positive integer (seconds), got ${String(options.expire)}`,
     );
   }
+  if (options.grace !== undefined && (!Number.isSafeInteger(options.grace) || options.grace < 0)) {
+    throw new CacheDefinitionError(
+      `@Cached(): grace must be a non-negative integer (seconds), got ${String(options.grace)}`,
+    );
+  }
+  const refresh = options.refreshAhead;
+  if (typeof refresh === 'number' && !(refresh > 0 && Number.isFinite(refresh))) {
+    throw new CacheDefinitionError(
+      `@Cached(): refreshAhead must be true, false or a positive number, got ${refresh}`,
+    );
+  }
 }
 
 /**

@@ -16,6 +16,29 @@ export interface CachedOptions {
    * @example userScopedKeyBuilder
    */
   keyBuilder?: KeyBuilder;
+  /**
+   * Seconds after expiry during which the stale entry is still served (`X-Cache: STALE`) while one request
+   * refreshes it, and instead of an error when that refresh fails.
+   * @default 0
+   */
+  grace?: number;
+  /**
+   * Recompute before expiry, probabilistically (XFetch): the closer to expiry and the slower the handler, the
+   * likelier one request refreshes early while the others still hit. `true` is beta 1; larger is earlier.
+   * @default false
+   */
+  refreshAhead?: boolean | number;
+  /**
+   * Concurrent misses of one key in this process run the handler once; the others receive its response.
+   * @default true
+   */
+  coalesce?: boolean;
+  /**
+   * Also coalesce across processes sharing Redis, with a lock (`SET NX PX` with a token): one instance runs
+   * the handler, the others wait for its entry (up to the module's `stampede.lockTtl`).
+   * @default false
+   */
+  lock?: boolean;
 }
 
 /** Metadata written by `@Cached()` and read by the interceptor (method wins over class). */

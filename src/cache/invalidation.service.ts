@@ -1,14 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CacheBackend } from './cache-backend.js';
-import {
-  encodeKeySegment,
-  namespaceSelector,
-  ownerSelector,
-  prefixSelector,
-  restPrefixSelector,
-  segmentsSelector,
-  type KeySelector,
-} from './cache-key.js';
+import { encodeKeySegment, prefixScope } from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 
@@ -25,10 +17,11 @@ export const CacheNamespaces = {
 } as const;
 
 /**
- * Removes cached responses when the data behind them changes. Every method resolves once the entries are gone
- * from memory and from Redis (so a GET issued afterwards is a miss), never rejects, and does nothing when
- * caching is disabled. Ids are encoded exactly as the key builders encode them: `invalidateUser(1)` never
- * touches user 10, and no id can widen an invalidation into a pattern.
+ * Makes cached responses misses when the data behind them changes. Each call gives the targeted scopes a new
+ * generation: O(1) whatever the number of entries (no scan, no key listing), and an entry whose handler was
+ * still running when the call was made is stored already stale. Every method resolves once memory and Redis
+ * know (so a GET issued afterwards is a miss), never rejects, and does nothing when caching is disabled. Ids
+ * are encoded exactly as the key builders encode them: `invalidateUser(1)` never touches user 10.
  */
 @Injectable()
 export class InvalidationService {
@@ -42,33 +35,31 @@ export class InvalidationService {
    * namespace is the user's id (user-scoped routes, `users:{id}:single`, the user's API keys).
    */
   invalidateUser(userId: string | number): Promise<void> {
-    return this.run([ownerSelector(this.options.keyPrefix, encodeKeySegment(userId))]);
+    return this.backend.invalidate([`own:${encodeKeySegment(userId)}`]);
   }
 
   /** Every page of the users list (`usersListKeyBuilder`, namespace `users`). */
   invalidateUsersList(): Promise<void> {
-    return this.run([restPrefixSelector(this.options.keyPrefix, CacheNamespaces.users, 'list:')]);
+    return this.backend.invalidate([prefixScope(CacheNamespaces.users, ['list'])]);
   }
 
-  /** The user's API key list and every single-key entry of that user. */
+  /** The user's API key lists and every single-key entry of that user. */
   invalidateApiKeys(userId: string | number): Promise<void> {
     const owner = encodeKeySegment(userId);
-    return this.run([
-      ownerSelector(this.options.keyPrefix, owner, CacheNamespaces.apiKeys),
-      ownerSelector(this.options.keyPrefix, owner, CacheNamespaces.apiKey),
+    return this.backend.invalidate([
+      prefixScope(CacheNamespaces.apiKeys, [owner]),
+      prefixScope(CacheNamespaces.apiKey, [owner]),
     ]);
   }
 
   /**
    * The entries of `namespace` whose key continues with exactly these segments, each encoded as the key
-   * builders encode them: `invalidateScope('apikey', 5, 12)` removes `apikey:5:12` (and `apikey:5:12:…`),
-   * `invalidateScope('apikeys', 5)` removes the key list of user 5 and nothing of user 50.
+   * builders encode them: `invalidateScope('apikey', 5, 12)` covers `apikey:5:12` and `apikey:5:12:…`, never
+   * `apikey:5:120`. Up to three segments are matched exactly; deeper ones widen to their first three.
    */
   invalidateScope(namespace: string, ...segments: Array<string | number>): Promise<void> {
-    if (segments.length === 0) return this.invalidateNamespace(namespace);
-    return this.run([
-      segmentsSelector(
-        this.options.keyPrefix,
+    return this.backend.invalidate([
+      prefixScope(
         namespace,
         segments.map((s) => encodeKeySegment(s)),
       ),
@@ -77,15 +68,16 @@ export class InvalidationService {
 
   /** Every entry of one namespace. */
   invalidateNamespace(namespace: string): Promise<void> {
-    return this.run([namespaceSelector(this.options.keyPrefix, namespace)]);
+    return this.backend.invalidate([`ns:${namespace}`]);
   }
 
-  /** Every entry this module wrote (only keys under its prefix). */
+  /** Every entry this module wrote (only keys under its prefix: generations are per prefix). */
   invalidateAll(): Promise<void> {
-    return this.run([prefixSelector(this.options.keyPrefix)]);
+    return this.backend.invalidate(['*']);
   }
 
-  private run(selectors: KeySelector[]): Promise<void> {
-    return this.backend.invalidate(selectors);
+  /** The key prefix this service invalidates under. */
+  get keyPrefix(): string {
+    return this.options.keyPrefix;
   }
 }

@@ -73,21 +73,30 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     }
   });
 
-  it('invalidates in Redis before the call returns', async () => {
+  it('invalidates through Redis-held generations, in O(1), before the call returns', async () => {
     const invalidation = app.get(InvalidationService);
-    await timed(`${url}/profile/x`, { headers: { 'x-user': '1' } });
-    await timed(`${url}/profile/x`, { headers: { 'x-user': '10' } });
+    const as = (user: string) => ({ headers: { 'x-user': user } });
+    await timed(`${url}/profile/x`, as('1'));
+    await timed(`${url}/profile/x`, as('10'));
+    const ownerOf1 = redis.cli('get', `${prefix}:#gen:own:1`);
+    expect(ownerOf1).not.toBe('');
+    const keysBefore = Number(redis.cli('dbsize'));
     await invalidation.invalidateUser('1');
-    expect(redis.cli('--scan', '--pattern', `${prefix}:user:1:*`)).toBe('');
-    expect(redis.cli('--scan', '--pattern', `${prefix}:user:10:*`)).not.toBe('');
-    expect((await timed(`${url}/profile/x`, { headers: { 'x-user': '1' } })).res.headers.get('x-cache')).toBe(
-      'MISS',
-    );
-    expect(
-      (await timed(`${url}/profile/x`, { headers: { 'x-user': '10' } })).res.headers.get('x-cache'),
-    ).toBe('HIT');
+    // One generation changed, nothing scanned or deleted.
+    expect(redis.cli('get', `${prefix}:#gen:own:1`)).not.toBe(ownerOf1);
+    expect(Number(redis.cli('dbsize'))).toBe(keysBefore);
+    expect((await timed(`${url}/profile/x`, as('1'))).res.headers.get('x-cache')).toBe('MISS');
+    expect((await timed(`${url}/profile/x`, as('10'))).res.headers.get('x-cache')).toBe('HIT');
     await invalidation.invalidateAll();
-    expect(redis.cli('--scan', '--pattern', `${prefix}:*`)).toBe('');
+    expect((await timed(`${url}/profile/x`, as('10'))).res.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('is not fooled by a generation that Redis lost: old entries become misses', async () => {
+    await timed(`${url}/items/lost-gen`);
+    expect((await timed(`${url}/items/lost-gen`)).res.headers.get('x-cache')).toBe('HIT');
+    redis.cli('del', `${prefix}:#gen:ns:items`);
+    expect((await timed(`${url}/items/lost-gen`)).res.headers.get('x-cache')).toBe('MISS');
+    expect((await timed(`${url}/items/lost-gen`)).res.headers.get('x-cache')).toBe('HIT');
   });
 
   it('applies every kind of invalidation in Redis, and only to its targets', async () => {

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { namespaceSelector, ownerSelector, prefixSelector } from '../../src/cache/cache-key.js';
 import type { CacheStore, StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
+import type { Generations } from '../../src/cache/stores/generations.js';
 
 /** A store under test, with a key prefix unique to this run so a shared server is never disturbed. */
 export interface ContractSubject {
   store: CacheStore;
+  generations: Generations;
   prefix: string;
   /** Writes a raw value under a key, bypassing the store's format (stores that can be corrupted only). */
   plant?(key: string, raw: string): Promise<void>;
+  /** Forgets one generation, as an eviction or a restarted server would. */
+  forgetGeneration?(scope: string): Promise<void>;
   teardown(): Promise<void>;
 }
 
@@ -16,12 +19,16 @@ function entry(
   ttlMs = 60_000,
   extra: Partial<StoredResponse> = {},
 ): StoredResponse {
+  const expiresAt = Date.now() + ttlMs;
   return {
     status: 200,
     contentType: 'application/json; charset=utf-8',
     body,
     etag: '"etag"',
-    expiresAt: Date.now() + ttlMs,
+    expiresAt,
+    staleUntil: expiresAt,
+    stamp: 'g1.g2',
+    computeMs: 3,
     ...extra,
   };
 }
@@ -40,7 +47,6 @@ export function describeStoreContract(name: string, create: () => Promise<Contra
       store = subject.store;
     });
     afterAll(async () => {
-      await subject.store.deleteMatching([prefixSelector(subject.prefix)]);
       await subject.teardown();
     });
     beforeEach(() => {
@@ -96,47 +102,53 @@ export function describeStoreContract(name: string, create: () => Promise<Contra
       expect(await store.get(key('ttl'))).toBeUndefined();
     });
 
-    it('deletes a namespace and nothing else', async () => {
-      await store.set(`${p}:one:a`, entry('1'), 60_000);
-      await store.set(`${p}:one:b:c`, entry('2'), 60_000);
-      await store.set(`${p}:onex:a`, entry('3'), 60_000);
-      await store.set(`${p}x:one:a`, entry('4'), 60_000);
-      expect(await store.deleteMatching([namespaceSelector(p, 'one')])).toBe(2);
-      expect(await store.get(`${p}:one:a`)).toBeUndefined();
-      expect(await store.get(`${p}:one:b:c`)).toBeUndefined();
-      expect((await store.get(`${p}:onex:a`))?.body).toBe('3');
-      expect((await store.get(`${p}x:one:a`))?.body).toBe('4');
-      await store.deleteMatching([prefixSelector(`${p}x`)]);
-    });
-
-    it('deletes by owner segment exactly: 1 never reaches 10, globs are literal', async () => {
-      await store.set(`${p}:user:1:me`, entry('u1'), 60_000);
-      await store.set(`${p}:user:1`, entry('u1-bare'), 60_000);
-      await store.set(`${p}:user:10:me`, entry('u10'), 60_000);
-      await store.set(`${p}:orders:1:list`, entry('o1'), 60_000);
-      await store.set(`${p}:user:*:me`, entry('star'), 60_000);
-      await store.set(`${p}:user:a:1`, entry('a1'), 60_000);
-      expect(await store.deleteMatching([ownerSelector(p, '1')])).toBe(3);
-      expect((await store.get(`${p}:user:10:me`))?.body).toBe('u10');
-      expect((await store.get(`${p}:user:a:1`))?.body).toBe('a1');
-      expect(await store.deleteMatching([ownerSelector(p, '*', 'user')])).toBe(1);
-      expect((await store.get(`${p}:user:10:me`))?.body).toBe('u10');
-    });
-
     it('treats corrupt values as misses and overwrites them', async () => {
       if (subject.plant === undefined) return;
-      for (const [i, raw] of [
+      const corrupt = [
         'not json',
         '',
         '{"value":42}',
         '[1,2]',
         '{"value":{"status":"x"}}',
-      ].entries()) {
+        '{"value":{"status":200}}',
+      ];
+      for (const [i, raw] of corrupt.entries()) {
         await subject.plant(key(`bad${i}`), raw);
         expect(await store.get(key(`bad${i}`))).toBeUndefined();
         await store.set(key(`bad${i}`), entry('fixed'), 60_000);
         expect((await store.get(key(`bad${i}`)))?.body).toBe('fixed');
       }
+    });
+
+    it('keeps one generation per scope until it is bumped, and bumps only the given scopes', async () => {
+      const gens = subject.generations;
+      const scopes = [`${p}:a`, `${p}:b`, `${p}:c`];
+      const first = await gens.read(scopes);
+      expect(new Set(first).size).toBe(3);
+      expect(await gens.read(scopes)).toEqual(first);
+      await gens.bump([`${p}:b`]);
+      const second = await gens.read(scopes);
+      expect(second[0]).toBe(first[0]);
+      expect(second[1]).not.toBe(first[1]);
+      expect(second[2]).toBe(first[2]);
+    });
+
+    it('agrees on a new generation when many readers create it at once', async () => {
+      const scope = `${p}:race`;
+      const reads = await Promise.all(
+        Array.from({ length: 20 }, () => Promise.resolve(subject.generations.read([scope]))),
+      );
+      expect(new Set(reads.map((r) => r[0])).size).toBe(1);
+    });
+
+    it('comes back with a never-seen generation when one is lost', async () => {
+      if (subject.forgetGeneration === undefined) return;
+      const scope = `${p}:lost`;
+      const [before] = await subject.generations.read([scope]);
+      await subject.forgetGeneration(scope);
+      const [after] = await subject.generations.read([scope]);
+      expect(after).toBeDefined();
+      expect(after).not.toBe(before);
     });
   });
 }

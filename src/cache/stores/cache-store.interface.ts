@@ -1,5 +1,3 @@
-import type { KeySelector } from '../cache-key.js';
-
 /** One cached response, exactly as it was sent. Plain data only: safe to serialize and share. */
 export interface StoredResponse {
   /** HTTP status of the response that was stored (2xx). */
@@ -12,8 +10,14 @@ export interface StoredResponse {
   readonly encoding?: 'base64';
   /** Strong entity tag of the body, quoted. */
   readonly etag: string;
-  /** Epoch milliseconds after which the entry is no longer served. */
+  /** Epoch milliseconds until which the entry is fresh. */
   readonly expiresAt: number;
+  /** Epoch milliseconds until which a stale entry may still be served (grace); `expiresAt` without grace. */
+  readonly staleUntil: number;
+  /** The generations of the entry's scopes when its handler started; it is valid while they are current. */
+  readonly stamp: string;
+  /** How long the handler took, in milliseconds (for early refresh). */
+  readonly computeMs: number;
 }
 
 /** Backend names, as reported to health checks. */
@@ -21,13 +25,11 @@ export type CacheBackendName = 'redis' | 'memory' | 'memory-fallback';
 
 /**
  * What every backend provides. Reads may answer synchronously (memory) so that the hit path allocates no
- * promise; callers accept both.
+ * promise; callers accept both. Entries are never deleted by invalidation (see generations): they expire.
  */
 export interface CacheStore {
   get(key: string): StoredResponse | undefined | Promise<StoredResponse | undefined>;
   set(key: string, value: StoredResponse, ttlMs: number): void | Promise<void>;
-  /** Removes every key that one of the selectors matches; resolves to how many were removed. */
-  deleteMatching(selectors: readonly KeySelector[]): number | Promise<number>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,9 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     typeof v['status'] === 'number' &&
     typeof v['etag'] === 'string' &&
     typeof v['expiresAt'] === 'number' &&
+    typeof v['staleUntil'] === 'number' &&
+    typeof v['stamp'] === 'string' &&
+    typeof v['computeMs'] === 'number' &&
     (v['body'] === undefined || typeof v['body'] === 'string') &&
     (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&
     (v['encoding'] === undefined || v['encoding'] === 'base64')

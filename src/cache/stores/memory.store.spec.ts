@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { namespaceSelector, ownerSelector, prefixSelector } from '../cache-key.js';
 import type { StoredResponse } from './cache-store.interface.js';
 import { MemoryStore } from './memory.store.js';
 
 const BIG = Number.MAX_SAFE_INTEGER;
 
 function entry(body: string | undefined = 'body', expiresAt = BIG): StoredResponse {
-  return { status: 200, contentType: 'application/json', body, etag: '"etag"', expiresAt };
+  return {
+    status: 200,
+    contentType: 'application/json',
+    body,
+    etag: '"etag"',
+    expiresAt,
+    staleUntil: expiresAt,
+    stamp: 's',
+    computeMs: 1,
+  };
 }
 
 /** A clock the test moves by hand. */
@@ -177,34 +185,6 @@ describe('MemoryStore', () => {
     expect(store.get('k')).toBeUndefined();
   });
 
-  it('deleteMatching removes the selected keys and counts them', () => {
-    const store = new MemoryStore(100, 1024 * 1024);
-    const keys = [
-      'cache:users:1:single',
-      'cache:users:10:single',
-      'cache:users:list:page:1:size:50',
-      'cache:user:1:UsersController.me',
-      'cache:apikeys:1',
-      'other:users:1:single',
-    ];
-    for (const key of keys) store.set(key, entry(key), 60_000);
-    expect(store.deleteMatching([ownerSelector('cache', '1')])).toBe(3);
-    expect([...store.keys()]).toEqual([
-      'cache:users:10:single',
-      'cache:users:list:page:1:size:50',
-      'other:users:1:single',
-    ]);
-    expect(store.deleteMatching([ownerSelector('cache', '1')])).toBe(0);
-    expect(store.deleteMatching([])).toBe(0);
-    expect(
-      store.deleteMatching([namespaceSelector('cache', 'users'), namespaceSelector('cache', 'users')]),
-    ).toBe(2);
-    expect(store.deleteMatching([prefixSelector('cache')])).toBe(0);
-    expect(store.deleteMatching([prefixSelector('other')])).toBe(1);
-    expect(store.size).toBe(0);
-    expect(store.usedBytes).toBe(0);
-  });
-
   it('usedBytes goes back to 0 after clear and after close', async () => {
     const store = new MemoryStore(100, 1024 * 1024);
     for (let i = 0; i < 20; i++) store.set(`k${i}`, entry(`v${i}`), 60_000);
@@ -220,7 +200,7 @@ describe('MemoryStore', () => {
     expect(store.size).toBe(0);
   });
 
-  it('keeps usedBytes equal to the sum of what it holds through evictions and deletions', () => {
+  it('keeps usedBytes equal to the sum of what it holds through evictions and expiry', () => {
     const clock = manualClock(0);
     const store = new MemoryStore(7, 6_000, clock.now);
     let seed = 1;
@@ -246,8 +226,6 @@ describe('MemoryStore', () => {
         lastSet.set(key, value);
       } else if (roll < 0.8) {
         store.get(key);
-      } else if (roll < 0.9) {
-        store.deleteMatching([{ pattern: key, matches: (k) => k === key }]);
       } else {
         clock.set(clock.now() + 10);
       }

@@ -1,4 +1,3 @@
-import type { KeySelector } from '../cache-key.js';
 import type { CacheStore, StoredResponse } from './cache-store.interface.js';
 
 interface Slot {
@@ -45,7 +44,7 @@ export class MemoryStore implements CacheStore {
   get(key: string): StoredResponse | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
-    if (slot.value.expiresAt <= this.now()) {
+    if (slot.value.staleUntil <= this.now()) {
       this.remove(key, slot);
       return undefined;
     }
@@ -63,17 +62,6 @@ export class MemoryStore implements CacheStore {
     this.slots.set(key, { value: Object.freeze({ ...value }), bytes });
     this.bytes += bytes;
     this.evict();
-  }
-
-  deleteMatching(selectors: readonly KeySelector[]): number {
-    let removed = 0;
-    for (const [key, slot] of this.slots) {
-      if (selectors.some((s) => s.matches(key))) {
-        this.remove(key, slot);
-        removed++;
-      }
-    }
-    return removed;
   }
 
   clear(): void {
@@ -95,7 +83,7 @@ export class MemoryStore implements CacheStore {
     for (const [key, slot] of this.slots) {
       if (this.slots.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
       // Oldest first; an expired entry anywhere would also go, but the LRU end is where the waste usually is.
-      if (slot.value.expiresAt <= now || this.slots.size > this.maxEntries || this.bytes > this.maxBytes) {
+      if (slot.value.staleUntil <= now || this.slots.size > this.maxEntries || this.bytes > this.maxBytes) {
         this.remove(key, slot);
       }
     }

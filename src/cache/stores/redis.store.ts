@@ -1,7 +1,6 @@
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { createCache, type Cache as CacheManager } from 'cache-manager';
 import { Keyv } from 'keyv';
-import type { KeySelector } from '../cache-key.js';
 import { isStoredResponse, type CacheStore, type StoredResponse } from './cache-store.interface.js';
 
 /** Connection events the owner of the store reacts to (logging, fallback). */
@@ -14,8 +13,6 @@ export interface RedisStoreEvents {
 export interface RedisStoreSettings {
   url: string;
   connectTimeout: number;
-  /** Keys fetched per SCAN step during invalidation. @default 500 */
-  scanCount?: number;
 }
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -28,8 +25,8 @@ export function reconnectDelay(retries: number): number {
 
 /**
  * Redis through cache-manager and `@keyv/redis`. The node-redis client runs with its offline queue disabled,
- * so a command issued while disconnected fails at once instead of waiting (and replaying later).
- * Invalidation uses the same client directly: SCAN with an escaped MATCH pattern, then UNLINK.
+ * so a command issued while disconnected fails at once instead of waiting (and replaying later). The same
+ * client serves the generations (see `generations.ts`).
  */
 export class RedisStore implements CacheStore {
   readonly client: RedisClient;
@@ -37,10 +34,7 @@ export class RedisStore implements CacheStore {
   private readonly keyvRedis: KeyvRedis<unknown>;
   private closed = false;
 
-  constructor(
-    private readonly settings: RedisStoreSettings,
-    events: RedisStoreEvents,
-  ) {
+  constructor(settings: RedisStoreSettings, events: RedisStoreEvents) {
     this.client = createClient({
       url: settings.url,
       disableOfflineQueue: true,
@@ -82,25 +76,9 @@ export class RedisStore implements CacheStore {
     await this.cache.set(key, value, ttlMs);
   }
 
-  /** Runs every selector even when one fails; rejects afterwards with the first failure. */
-  async deleteMatching(selectors: readonly KeySelector[]): Promise<number> {
-    const outcomes = await Promise.allSettled(selectors.map((selector) => this.deleteOne(selector)));
-    let removed = 0;
-    for (const outcome of outcomes) {
-      if (outcome.status === 'rejected') throw outcome.reason;
-      removed += outcome.value;
-    }
-    return removed;
-  }
-
-  private async deleteOne(selector: KeySelector): Promise<number> {
-    let removed = 0;
-    const count = this.settings.scanCount ?? 500;
-    for await (const batch of this.client.scanIterator({ MATCH: selector.pattern, COUNT: count })) {
-      const keys = batch.filter((key) => selector.matches(key));
-      if (keys.length > 0) removed += await this.client.unlink(keys);
-    }
-    return removed;
+  /** A round trip to the server, for the circuit breaker's probe. */
+  async ping(): Promise<void> {
+    await this.client.ping();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The current generation of each invalidation scope. An entry is valid only while every scope it belongs to
+ * still has the generation the entry was stamped with; invalidating a scope gives it a new random
+ * generation, in O(1) whatever the number of entries. Generations are random (not counters), so one that is
+ * lost (evicted, or a restarted store) comes back as a value no entry was ever stamped with.
+ */
+export interface Generations {
+  /** Current generations of `scopes`, in order; creates missing ones. */
+  read(scopes: readonly string[]): string[] | Promise<string[]>;
+  /** Gives each scope a new generation. */
+  bump(scopes: readonly string[]): void | Promise<void>;
+}
+
+/** A fresh generation: 12 random bytes, base64url. */
+export function newGeneration(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** The stamp of an entry: its scopes' generations, in scope order. */
+export function stampOf(generations: readonly string[]): string {
+  return generations.join('.');
+}
+
+/** Generations of one process, bounded: a forgotten scope comes back with a new generation (a miss, never stale). */
+export class MemoryGenerations implements Generations {
+  private readonly current = new Map<string, string>();
+
+  constructor(private readonly maxScopes = 100_000) {}
+
+  read(scopes: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const scope of scopes) {
+      let generation = this.current.get(scope);
+      if (generation === undefined) {
+        generation = newGeneration();
+        this.current.set(scope, generation);
+        if (this.current.size > this.maxScopes) {
+          const oldest = this.current.keys().next().value;
+          if (oldest !== undefined) this.current.delete(oldest);
+        }
+      }
+      out.push(generation);
+    }
+    return out;
+  }
+
+  bump(scopes: readonly string[]): void {
+    for (const scope of scopes) {
+      this.current.delete(scope);
+      this.current.set(scope, newGeneration());
+    }
+  }
+}
+
+/** The subset of a node-redis client that {@link RedisGenerations} uses. */
+export interface GenerationClient {
+  mGet(keys: string[]): Promise<unknown[]>;
+  set(key: string, value: string, options?: { condition?: 'NX'; GET?: true }): Promise<unknown>;
+}
+
+/** Generations kept in Redis under `{prefix}:#gen:{scope}` (`#` never occurs in a namespace, so no entry clashes). */
+export class RedisGenerations implements Generations {
+  constructor(
+    private readonly client: GenerationClient,
+    private readonly prefix: string,
+  ) {}
+
+  keyOf(scope: string): string {
+    return `${this.prefix}:#gen:${scope}`;
+  }
+
+  async read(scopes: readonly string[]): Promise<string[]> {
+    const values = await this.client.mGet(scopes.map((scope) => this.keyOf(scope)));
+    const out: string[] = [];
+    const creating: Array<Promise<void>> = [];
+    for (let i = 0; i < scopes.length; i++) {
+      const value = values[i];
+      if (typeof value === 'string' && value !== '') {
+        out.push(value);
+        continue;
+      }
+      // Missing: create it unless another process just did (SET NX GET answers the winner's value).
+      const index = out.push('') - 1;
+      const mine = newGeneration();
+      creating.push(
+        this.client
+          .set(this.keyOf(scopes[i] ?? ''), mine, { condition: 'NX', GET: true })
+          .then((previous) => {
+            out[index] = typeof previous === 'string' && previous !== '' ? previous : mine;
+          }),
+      );
+    }
+    if (creating.length > 0) await Promise.all(creating);
+    return out;
+  }
+
+  async bump(scopes: readonly string[]): Promise<void> {
+    await Promise.all(scopes.map((scope) => this.client.set(this.keyOf(scope), newGeneration())));
+  }
+}
