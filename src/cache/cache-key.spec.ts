@@ -25,7 +25,6 @@ import {
   userScopedKeyBuilder,
 } from './key-builders.js';
 
-
 /** Every character a key segment may hold once encoded. */
 const ENCODED_SEGMENT = /^(?:[A-Za-z0-9_.~-]|%[0-9A-F]{2})*$/;
 

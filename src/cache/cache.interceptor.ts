@@ -271,6 +271,9 @@ export class CacheInterceptor implements NestInterceptor {
     const { plan, key } = exchange;
     const entry = lookup.entry;
     const writable = exchange.request.method === 'GET' ? lookup.stamp : undefined;
+    // Flights are per key and generation: a request that arrives after an invalidation never joins (or
+    // receives the result of) a handler run that started before it.
+    const flightKey = lookup.stamp === undefined ? undefined : `${key}|${lookup.stamp}`;
     if (entry !== undefined) {
       const now = Date.now();
       const fresh = entry.expiresAt > now;
@@ -278,19 +281,20 @@ export class CacheInterceptor implements NestInterceptor {
         return this.hit(exchange, entry, 'HIT');
       }
       // Stale (within grace) or due for an early refresh: one request refreshes, the others keep the entry.
-      if (writable === undefined || this.flights.join(key) !== undefined) {
+      if (writable === undefined || flightKey === undefined || this.flights.join(flightKey) !== undefined) {
         return this.hit(exchange, entry, fresh ? 'HIT' : 'STALE');
       }
       return this.miss(
         exchange,
         writable,
         entry,
-        this.flights.lead(key, this.options.stampede.coalesceTimeout),
+        this.flights.lead(flightKey, this.options.stampede.coalesceTimeout),
       );
     }
-    if (!plan.coalesce || exchange.directives.noCache)
+    if (!plan.coalesce || exchange.directives.noCache || flightKey === undefined) {
       return this.miss(exchange, writable, undefined, NO_FLIGHT);
-    const running = this.flights.join(key);
+    }
+    const running = this.flights.join(flightKey);
     if (running !== undefined) {
       // A follower: the leader's entry, or (leader failed or too slow) a run of its own.
       return from(running).pipe(
@@ -302,7 +306,7 @@ export class CacheInterceptor implements NestInterceptor {
       );
     }
     if (writable === undefined) return this.miss(exchange, undefined, undefined, NO_FLIGHT);
-    const settle = this.flights.lead(key, this.options.stampede.coalesceTimeout);
+    const settle = this.flights.lead(flightKey, this.options.stampede.coalesceTimeout);
     if (!plan.lock) return this.miss(exchange, writable, undefined, settle);
     return from(this.lockOrWait(exchange, writable)).pipe(
       mergeMap((outcome) => {

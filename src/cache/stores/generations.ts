@@ -81,15 +81,23 @@ export class RedisGenerations implements Generations {
         out.push(value);
         continue;
       }
-      // Missing: create it unless another process just did (SET NX GET answers the winner's value).
+      // Missing: create it unless another process just did (SET NX GET answers the winner's value). Present
+      // but not a generation (corrupt, or another type): replace it.
       const index = out.push('') - 1;
+      const key = this.keyOf(scopes[i] ?? '');
       const mine = newGeneration();
       creating.push(
-        this.client
-          .set(this.keyOf(scopes[i] ?? ''), mine, { condition: 'NX', GET: true })
-          .then((previous) => {
-            out[index] = typeof previous === 'string' && previous !== '' ? previous : mine;
-          }),
+        (value === null || value === undefined
+          ? this.client.set(key, mine, { condition: 'NX', GET: true }).catch(() => undefined)
+          : Promise.resolve(undefined)
+        ).then(async (previous) => {
+          if (typeof previous === 'string' && previous !== '') {
+            out[index] = previous;
+            return;
+          }
+          if (previous !== null) await this.client.set(key, mine);
+          out[index] = mine;
+        }),
       );
     }
     if (creating.length > 0) await Promise.all(creating);
