@@ -37,7 +37,13 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
       FixtureModule.with({
         enabled: true,
         keyPrefix: prefix,
-        redis: { enabled: true, url: redis.url, operationTimeout: 100, invalidationTimeout: 300 },
+        redis: {
+          enabled: true,
+          url: redis.url,
+          operationTimeout: 100,
+          invalidationTimeout: 300,
+          fallbackTtl: 1,
+        },
       }),
       adapter,
     ));
@@ -156,6 +162,44 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect(elapsed).toBeLessThan(300 + 400);
     await waitUntil(() => status.backendName === 'redis', 5000);
     expect((await timed(`${url}/items/inv-hang`)).res.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('never serves a write that was abandoned during a hang and landed after it (zombie write)', async () => {
+    const invalidation = app.get(InvalidationService);
+    await waitUntil(() => status.backendName === 'redis', 5000);
+    // The lookup reaches Redis; the server hangs while the handler (200 ms) runs, so the write is abandoned.
+    const request = timed(`${url}/slow/zombie`);
+    await new Promise((r) => setTimeout(r, 100));
+    redis.pause();
+    try {
+      expect((await request).res.status).toBe(200);
+      await invalidation.invalidateNamespace('items');
+    } finally {
+      redis.resume();
+    }
+    await waitUntil(() => status.backendName === 'redis', 5000);
+    // The abandoned write has landed by now, with the generations from before the invalidation.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(redis.cli('--scan', '--pattern', `${prefix}:items:*zombie*`)).not.toBe('');
+    const after = await timed(`${url}/slow/zombie`);
+    expect(after.res.headers.get('x-cache')).toBe('MISS');
+    expect(runs.of('slow:zombie')).toBe(2);
+  });
+
+  it('keeps what it writes to memory during an outage only for the fallback TTL', async () => {
+    await redis.kill();
+    try {
+      await waitUntil(() => status.backendName === 'memory-fallback', 2000);
+      await timed(`${url}/items/fallback-ttl`);
+      const hit = await timed(`${url}/items/fallback-ttl`);
+      expect(hit.res.headers.get('x-cache')).toBe('HIT');
+      expect(hit.res.headers.get('cache-control')).toBe('max-age=1');
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await timed(`${url}/items/fallback-ttl`)).res.headers.get('x-cache')).toBe('MISS');
+    } finally {
+      await redis.start();
+    }
+    await waitUntil(() => status.backendName === 'redis', 8000);
   });
 
   it('keeps answering when Redis is killed, falls back to memory, and returns to Redis when it is back', async () => {
