@@ -3,7 +3,14 @@ import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import type { CacheBackendName, StoredResponse } from './stores/cache-store.interface.js';
 import { withDeadline } from './stores/deadline.js';
-import { MemoryGenerations, newGeneration, RedisGenerations, stampOf } from './stores/generations.js';
+import { CoherenceBus, type BusClient, type CoherenceMessage } from './stores/coherence-bus.js';
+import {
+  LocalGenerations,
+  MemoryGenerations,
+  newGeneration,
+  RedisGenerations,
+  stampOf,
+} from './stores/generations.js';
 import { MemoryStore } from './stores/memory.store.js';
 import { RedisStore } from './stores/redis.store.js';
 
@@ -55,6 +62,14 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   /** Scopes invalidated while Redis could not be told; applied before Redis serves again. */
   private pending = new Set<string>();
   private outageLogged = false;
+  /** The in-process tier in front of Redis, when enabled. */
+  readonly l1: MemoryStore | undefined;
+  private readonly localGenerations = new LocalGenerations();
+  private readonly bus: CoherenceBus | undefined;
+  /** L1 is trusted only while the bus delivers messages. */
+  private l1Live = false;
+  /** How many times L1 was flushed because the bus subscription was lost. */
+  private l1LostCount = 0;
 
   constructor(@Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions) {
     this.memory = new MemoryStore(options.memory.maxEntries, options.memory.maxBytes);
@@ -64,7 +79,25 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         { ready: () => this.onRedisReady(), error: (error) => this.onRedisError(error) },
       );
       this.redisGenerations = new RedisGenerations(this.redis.client, options.keyPrefix);
+      if (options.l1.enabled) {
+        this.l1 = new MemoryStore(options.l1.maxEntries, options.l1.maxBytes);
+        this.bus = new CoherenceBus(this.redis.client as unknown as BusClient, `${options.keyPrefix}:#bus`, {
+          message: (message) => this.onBusMessage(message),
+          down: () => this.setL1Live(false),
+          up: () => this.setL1Live(true),
+        });
+      }
     }
+  }
+
+  /** Whether L1 copies are being served (L1 enabled and the bus subscribed). */
+  get l1Serving(): boolean {
+    return this.l1Live;
+  }
+
+  /** How many times the bus subscription was lost (and L1 flushed). */
+  get l1SubscriptionLosses(): number {
+    return this.l1LostCount;
   }
 
   get enabled(): boolean {
@@ -88,11 +121,13 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`Redis at ${this.options.redis.safeUrl} is used without a password`);
     }
     this.redis.connect();
+    this.bus?.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearTimeout(this.probeTimer);
+    this.bus?.close();
     await this.redis?.close();
     await this.memory.close();
   }
@@ -105,12 +140,22 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     const redis = this.activeRedis();
     if (redis === undefined || this.redisGenerations === undefined)
       return this.readMemory(key, scopes, withEntry);
+    if (this.l1Live) {
+      const local = this.readL1(key, scopes, withEntry);
+      if (local !== undefined) return local;
+    }
+    const epoch = this.localGenerations.epoch;
     const work = Promise.all([withEntry ? redis.get(key) : undefined, this.redisGenerations.read(scopes)]);
     return withDeadline(work, this.options.redis.operationTimeout, 'get').then(
       ([entry, generations]) => {
         this.failures = 0;
         const stamp = stampOf(generations);
-        return { entry: isValid(entry, stamp) ? entry : undefined, stamp };
+        const valid = isValid(entry, stamp);
+        if (this.l1Live) {
+          this.localGenerations.learn(scopes, generations, epoch);
+          if (valid) this.l1?.set(key, entry, entry.staleUntil - Date.now());
+        }
+        return { entry: valid ? entry : undefined, stamp };
       },
       (error: unknown) => {
         this.redisFailed('read', error);
@@ -130,6 +175,12 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       () => (this.failures = 0),
       (error: unknown) => this.redisFailed('write', error),
     );
+    if (this.l1Live && this.l1 !== undefined && this.bus !== undefined) {
+      this.l1.set(key, value, ttlMs);
+      this.bus
+        .publish({ type: 'overwrite', key })
+        .catch((error: unknown) => this.redisFailed('publish', error));
+    }
   }
 
   /**
@@ -145,9 +196,16 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       this.remember(scopes);
       return;
     }
+    // Local copies go first, so that this instance's own L1 never answers from them again.
+    this.localGenerations.forget(scopes);
+    const generations = this.redisGenerations;
     try {
       await withDeadline(
-        Promise.resolve(this.redisGenerations.bump(scopes)),
+        (async () => {
+          await generations.bump(scopes);
+          // The other instances drop their copies when this arrives (measured: a few ms on loopback).
+          await this.bus?.publish({ type: 'invalidate', scopes });
+        })(),
         this.options.redis.invalidationTimeout,
         'invalidate',
       );
@@ -202,6 +260,36 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       // It expires on its own (lockTtl).
       this.logger.debug(`Redis unlock of ${key} failed: ${describe(error)}`);
     }
+  }
+
+  /** An L1 answer when both the entry and the generations of its scopes are known locally. */
+  private readL1(key: string, scopes: readonly string[], withEntry: boolean): Lookup | undefined {
+    const generations = this.localGenerations.get(scopes);
+    if (generations === undefined) return undefined;
+    const stamp = stampOf(generations);
+    if (!withEntry) return { entry: undefined, stamp };
+    const entry = this.l1?.get(key);
+    return isValid(entry, stamp) ? { entry, stamp } : undefined;
+  }
+
+  private onBusMessage(message: CoherenceMessage): void {
+    if (message.type === 'invalidate') this.localGenerations.forget(message.scopes);
+    else this.l1?.delete(message.key);
+  }
+
+  private setL1Live(live: boolean): void {
+    if (!live) this.l1LostCount++;
+    // Whatever was local may have missed messages: start over either way.
+    this.l1?.clear();
+    this.localGenerations.clear();
+    if (this.l1 !== undefined && live !== this.l1Live) {
+      this.logger.log(
+        live
+          ? 'L1 coherence bus subscribed; serving L1 copies'
+          : 'L1 coherence bus lost; serving from Redis only',
+      );
+    }
+    this.l1Live = live && this.l1 !== undefined;
   }
 
   private readMemory(key: string, scopes: readonly string[], withEntry: boolean): Lookup {

@@ -83,6 +83,21 @@ export interface CacheModuleOptions {
   keyBuilder?: KeyBuilder;
   /** Stampede protection (see `@Cached({ coalesce, lock, grace, refreshAhead })`). */
   stampede?: StampedeOptions;
+  /**
+   * An in-process tier (L1) in front of Redis: a hit from it costs no round trip. Instances keep their copies
+   * coherent through Redis pub/sub. Ignored without Redis.
+   */
+  l1?: L1CacheOptions;
+}
+
+/** The in-process tier in front of Redis. */
+export interface L1CacheOptions {
+  /** @default false */
+  enabled?: boolean;
+  /** @default 1000 */
+  maxEntries?: number;
+  /** @default 16777216 (16 MiB) */
+  maxBytes?: number;
 }
 
 /** Bounds of stampede protection. */
@@ -119,4 +134,5 @@ export interface ResolvedCacheOptions {
   userId: UserIdResolver;
   keyBuilder: KeyBuilder | undefined;
   stampede: Required<StampedeOptions>;
+  l1: Required<L1CacheOptions>;
 }

@@ -105,6 +105,11 @@ describe('cacheOptionsFromEnv: valid values', () => {
       REDIS_DB: '3',
       REDIS_OPERATION_TIMEOUT_MS: '250',
       REDIS_CONNECT_TIMEOUT_MS: '5000',
+      REDIS_INVALIDATION_TIMEOUT_MS: '700',
+      CACHE_FALLBACK_TTL: '7',
+      CACHE_L1_ENABLED: 'yes',
+      CACHE_L1_MAX_ENTRIES: '50',
+      CACHE_L1_MAX_BYTES: '4096',
     });
     expect(options).toEqual({
       enabled: true,
@@ -112,6 +117,7 @@ describe('cacheOptionsFromEnv: valid values', () => {
       keyPrefix: 'my-app.v2_x',
       statusHeader: 'X-My-Cache',
       memory: { maxEntries: 500, maxBytes: 1024 },
+      l1: { enabled: true, maxEntries: 50, maxBytes: 4096 },
       redis: {
         enabled: true,
         url: undefined,
@@ -121,6 +127,8 @@ describe('cacheOptionsFromEnv: valid values', () => {
         db: 3,
         operationTimeout: 250,
         connectTimeout: 5000,
+        invalidationTimeout: 700,
+        fallbackTtl: 7,
       },
     });
   });

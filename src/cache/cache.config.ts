@@ -23,6 +23,9 @@ export const CACHE_ENV_VARIABLES = [
   'REDIS_CONNECT_TIMEOUT_MS',
   'REDIS_INVALIDATION_TIMEOUT_MS',
   'CACHE_FALLBACK_TTL',
+  'CACHE_L1_ENABLED',
+  'CACHE_L1_MAX_ENTRIES',
+  'CACHE_L1_MAX_BYTES',
 ] as const;
 
 const DEFAULTS = {
@@ -102,6 +105,17 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
     defaultTtl: integer(read, 'CACHE_DEFAULT_TTL', 1, 31_536_000, 'a positive integer'),
     keyPrefix,
     statusHeader,
+    l1: {
+      enabled: bool(read, 'CACHE_L1_ENABLED'),
+      maxEntries: integer(read, 'CACHE_L1_MAX_ENTRIES', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+      maxBytes: integer(
+        read,
+        'CACHE_L1_MAX_BYTES',
+        1024,
+        Number.MAX_SAFE_INTEGER,
+        'an integer of at least 1024',
+      ),
+    },
     memory: {
       maxEntries: integer(read, 'CACHE_MEMORY_MAX_ENTRIES', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
       maxBytes: integer(
@@ -271,6 +285,11 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
     authHeaders: options.authHeaders ?? [...DEFAULTS.authHeaders],
     userId: options.userId ?? defaultUserIdResolver,
     keyBuilder: options.keyBuilder,
+    l1: {
+      enabled: options.l1?.enabled ?? false,
+      maxEntries: positiveInt(options.l1?.maxEntries, 1000, 'l1.maxEntries'),
+      maxBytes: positiveInt(options.l1?.maxBytes, 16 * 1024 * 1024, 'l1.maxBytes'),
+    },
     stampede: {
       coalesceTimeout: positiveInt(options.stampede?.coalesceTimeout, 5000, 'stampede.coalesceTimeout'),
       lockTtl: positiveInt(options.stampede?.lockTtl, 5000, 'stampede.lockTtl'),

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 export interface Generations {
   /** Current generations of `scopes`, in order; creates missing ones. */
   read(scopes: readonly string[]): string[] | Promise<string[]>;
-  /** Gives each scope a new generation. */
-  bump(scopes: readonly string[]): void | Promise<void>;
+  /** Gives each scope a new generation; resolves to the new generations, in order. */
+  bump(scopes: readonly string[]): string[] | Promise<string[]>;
 }
 
 /** A fresh generation: 12 random bytes, base64url. */
@@ -46,11 +46,13 @@ export class MemoryGenerations implements Generations {
     return out;
   }
 
-  bump(scopes: readonly string[]): void {
-    for (const scope of scopes) {
+  bump(scopes: readonly string[]): string[] {
+    return scopes.map((scope) => {
+      const generation = newGeneration();
       this.current.delete(scope);
-      this.current.set(scope, newGeneration());
-    }
+      this.current.set(scope, generation);
+      return generation;
+    });
   }
 }
 
@@ -104,7 +106,62 @@ export class RedisGenerations implements Generations {
     return out;
   }
 
-  async bump(scopes: readonly string[]): Promise<void> {
-    await Promise.all(scopes.map((scope) => this.client.set(this.keyOf(scope), newGeneration())));
+  async bump(scopes: readonly string[]): Promise<string[]> {
+    const generations = scopes.map(() => newGeneration());
+    await Promise.all(scopes.map((scope, i) => this.client.set(this.keyOf(scope), generations[i] ?? '')));
+    return generations;
+  }
+}
+
+/**
+ * This instance's copies of Redis-held generations, for validating L1 entries without a round trip. Kept
+ * coherent by the bus: an invalidation message forgets the scopes it names. A copy learned from a read that
+ * was in flight while a message arrived is not kept (it may predate the change the message announced).
+ */
+export class LocalGenerations {
+  private readonly known = new Map<string, string>();
+  private epochValue = 0;
+
+  constructor(private readonly maxScopes = 100_000) {}
+
+  /** Changes whenever a copy is forgotten; a read records it before asking Redis. */
+  get epoch(): number {
+    return this.epochValue;
+  }
+
+  /** The local copies of all of `scopes`, or `undefined` when one is missing. */
+  get(scopes: readonly string[]): string[] | undefined {
+    const out: string[] = [];
+    for (const scope of scopes) {
+      const generation = this.known.get(scope);
+      if (generation === undefined) return undefined;
+      out.push(generation);
+    }
+    return out;
+  }
+
+  /** Keeps what a read returned, unless something was forgotten since the read started. */
+  learn(scopes: readonly string[], generations: readonly string[], epochAtRead: number): void {
+    if (epochAtRead !== this.epochValue) return;
+    for (let i = 0; i < scopes.length; i++) {
+      const scope = scopes[i];
+      const generation = generations[i];
+      if (scope !== undefined && generation !== undefined) this.known.set(scope, generation);
+    }
+    while (this.known.size > this.maxScopes) {
+      const oldest = this.known.keys().next().value;
+      if (oldest === undefined) break;
+      this.known.delete(oldest);
+    }
+  }
+
+  forget(scopes: readonly string[]): void {
+    this.epochValue++;
+    for (const scope of scopes) this.known.delete(scope);
+  }
+
+  clear(): void {
+    this.epochValue++;
+    this.known.clear();
   }
 }

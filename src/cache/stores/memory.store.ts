@@ -64,6 +64,11 @@ export class MemoryStore implements CacheStore {
     this.evict();
   }
 
+  delete(key: string): void {
+    const slot = this.slots.get(key);
+    if (slot !== undefined) this.remove(key, slot);
+  }
+
   clear(): void {
     this.slots.clear();
     this.bytes = 0;
