@@ -81,7 +81,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       this.redisGenerations = new RedisGenerations(this.redis.client, options.keyPrefix);
       if (options.l1.enabled) {
         this.l1 = new MemoryStore(options.l1.maxEntries, options.l1.maxBytes);
-        this.bus = new CoherenceBus(this.redis.client as unknown as BusClient, `${options.keyPrefix}:#bus`, {
+        this.bus = new CoherenceBus(this.redis.client, `${options.keyPrefix}:#bus`, {
           message: (message) => this.onBusMessage(message),
           down: () => this.setL1Live(false),
           up: () => this.setL1Live(true),
