@@ -3,7 +3,7 @@ import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import type { CacheBackendName, StoredResponse } from './stores/cache-store.interface.js';
 import { withDeadline } from './stores/deadline.js';
-import { CoherenceBus, type BusClient, type CoherenceMessage } from './stores/coherence-bus.js';
+import { CoherenceBus, type CoherenceMessage } from './stores/coherence-bus.js';
 import {
   LocalGenerations,
   MemoryGenerations,
