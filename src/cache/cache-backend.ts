@@ -12,6 +12,7 @@ import {
   stampOf,
 } from './stores/generations.js';
 import { MemoryStore } from './stores/memory.store.js';
+import { MemoryTagClock, RedisTagClock, tagsStillValid } from './stores/tag-clock.js';
 import { RedisStore } from './stores/redis.store.js';
 
 /** Consecutive Redis failures (errors or missed deadlines) that open the circuit breaker. */
@@ -36,7 +37,12 @@ export interface Lookup {
    * not be read: the result must then not be stored.
    */
   readonly stamp: string | undefined;
+  /** The tag clock's tick at lookup time, when asked for (tagged routes); stored with a fresh entry. */
+  readonly tagTick?: number | undefined;
 }
+
+/** Scope names under which L1 keeps its copies of tag records, and the bus announces tag invalidations. */
+const TAG_SCOPE = 'tag:';
 
 /**
  * Owns the stores and decides which one serves: Redis while it is connected, its circuit breaker is closed and
@@ -50,6 +56,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Cache');
   readonly memory: MemoryStore;
   private readonly memoryGenerations = new MemoryGenerations();
+  private readonly memoryTags = new MemoryTagClock();
+  private readonly redisTags: RedisTagClock | undefined;
   readonly redis: RedisStore | undefined;
   private readonly redisGenerations: RedisGenerations | undefined;
   /** Open until a probe succeeds; starts open (Redis has not answered yet). */
@@ -79,6 +87,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         { ready: () => this.onRedisReady(), error: (error) => this.onRedisError(error) },
       );
       this.redisGenerations = new RedisGenerations(this.redis.client, options.keyPrefix);
+      this.redisTags = new RedisTagClock(this.redis.client, options.keyPrefix);
       if (options.l1.enabled) {
         this.l1 = new MemoryStore(options.l1.maxEntries, options.l1.maxBytes);
         this.bus = new CoherenceBus(this.redis.client, `${options.keyPrefix}:#bus`, {
@@ -136,30 +145,53 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
    * Looks `key` up (or, with `withEntry` false, only reads the stamp a fresh entry would get). Synchronous
    * for memory. Never rejects: a failing Redis answers from memory.
    */
-  read(key: string, scopes: readonly string[], withEntry = true): Lookup | Promise<Lookup> {
+  read(key: string, scopes: readonly string[], withEntry = true, tagged = false): Lookup | Promise<Lookup> {
     const redis = this.activeRedis();
-    if (redis === undefined || this.redisGenerations === undefined)
-      return this.readMemory(key, scopes, withEntry);
-    if (this.l1Live) {
+    const generations = this.redisGenerations;
+    const tags = this.redisTags;
+    if (redis === undefined || generations === undefined || tags === undefined) {
+      return this.readMemory(key, scopes, withEntry, tagged);
+    }
+    if (this.l1Live && !(tagged && !withEntry)) {
       const local = this.readL1(key, scopes, withEntry);
       if (local !== undefined) return local;
     }
     const epoch = this.localGenerations.epoch;
-    const work = Promise.all([withEntry ? redis.get(key) : undefined, this.redisGenerations.read(scopes)]);
-    return withDeadline(work, this.options.redis.operationTimeout, 'get').then(
-      ([entry, generations]) => {
-        this.failures = 0;
-        const stamp = stampOf(generations);
-        const valid = isValid(entry, stamp);
+    const work = (async (): Promise<Lookup> => {
+      const [entry, current, tagTick] = await Promise.all([
+        withEntry ? redis.get(key) : undefined,
+        generations.read(scopes),
+        tagged ? tags.now() : undefined,
+      ]);
+      const stamp = stampOf(current);
+      let valid = isValid(entry, stamp);
+      if (valid && entry?.tags !== undefined && entry.tags.length > 0) {
+        const invalidatedAt = await tags.invalidatedAt(entry.tags);
+        valid = tagsStillValid(entry.tagTick ?? 0, invalidatedAt);
         if (this.l1Live) {
-          this.localGenerations.learn(scopes, generations, epoch);
-          if (valid) this.l1?.set(key, entry, entry.staleUntil - Date.now());
+          const known = invalidatedAt.map((at) => (at === undefined ? '' : String(at)));
+          if (!known.includes(''))
+            this.localGenerations.learn(
+              entry.tags.map((t) => TAG_SCOPE + t),
+              known,
+              epoch,
+            );
         }
-        return { entry: valid ? entry : undefined, stamp };
+      }
+      if (this.l1Live) {
+        this.localGenerations.learn(scopes, current, epoch);
+        if (valid && entry !== undefined) this.l1?.set(key, entry, entry.staleUntil - Date.now());
+      }
+      return { entry: valid ? entry : undefined, stamp, tagTick };
+    })();
+    return withDeadline(work, this.options.redis.operationTimeout, 'get').then(
+      (lookup) => {
+        this.failures = 0;
+        return lookup;
       },
       (error: unknown) => {
         this.redisFailed('read', error);
-        return this.readMemory(key, scopes, withEntry);
+        return this.readMemory(key, scopes, withEntry, tagged);
       },
     );
   }
@@ -167,11 +199,17 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   /** Stores an entry without waiting for it; failures are counted and logged, never thrown. */
   write(key: string, value: StoredResponse, ttlMs: number): void {
     const redis = this.activeRedis();
-    if (redis === undefined) {
+    if (redis === undefined || this.redisTags === undefined) {
+      if (value.tags !== undefined) this.memoryTags.register(value.tags);
       this.writeMemory(key, value, ttlMs);
       return;
     }
-    withDeadline(redis.set(key, value, ttlMs), this.options.redis.operationTimeout, 'set').then(
+    const tags = this.redisTags;
+    const stored = (async () => {
+      if (value.tags !== undefined && value.tags.length > 0) await tags.register(value.tags);
+      await redis.set(key, value, ttlMs);
+    })();
+    withDeadline(stored, this.options.redis.operationTimeout, 'set').then(
       () => (this.failures = 0),
       (error: unknown) => this.redisFailed('write', error),
     );
@@ -214,6 +252,40 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       this.remember(scopes);
       this.logger.warn(
         `Invalidation could not reach Redis (${describe(error)}); it will be applied before Redis serves again`,
+      );
+      this.openBreaker();
+    }
+  }
+
+  /**
+   * Makes every entry carrying one of these tags a miss: in memory at once, in Redis before this resolves
+   * (remembered, like scopes, when Redis cannot be told). Never rejects.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    if (!this.options.enabled || tags.length === 0) return;
+    this.memoryTags.invalidate(tags);
+    const clock = this.redisTags;
+    if (this.redis === undefined || clock === undefined) return;
+    const scopes = tags.map((tag) => TAG_SCOPE + tag);
+    if (this.activeRedis() === undefined) {
+      this.remember(scopes);
+      return;
+    }
+    this.localGenerations.forget(scopes);
+    try {
+      await withDeadline(
+        (async () => {
+          await clock.invalidate(tags);
+          await this.bus?.publish({ type: 'invalidate', scopes });
+        })(),
+        this.options.redis.invalidationTimeout,
+        'invalidate',
+      );
+      this.failures = 0;
+    } catch (error) {
+      this.remember(scopes);
+      this.logger.warn(
+        `Tag invalidation could not reach Redis (${describe(error)}); it will be applied before Redis serves again`,
       );
       this.openBreaker();
     }
@@ -269,7 +341,12 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     const stamp = stampOf(generations);
     if (!withEntry) return { entry: undefined, stamp };
     const entry = this.l1?.get(key);
-    return isValid(entry, stamp) ? { entry, stamp } : undefined;
+    if (!isValid(entry, stamp)) return undefined;
+    if (entry.tags !== undefined && entry.tags.length > 0) {
+      const known = this.localGenerations.get(entry.tags.map((t) => TAG_SCOPE + t));
+      if (known === undefined || !tagsStillValid(entry.tagTick ?? 0, known.map(Number))) return undefined;
+    }
+    return { entry, stamp };
   }
 
   private onBusMessage(message: CoherenceMessage): void {
@@ -292,11 +369,16 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     this.l1Live = live && this.l1 !== undefined;
   }
 
-  private readMemory(key: string, scopes: readonly string[], withEntry: boolean): Lookup {
+  private readMemory(key: string, scopes: readonly string[], withEntry: boolean, tagged = false): Lookup {
     const stamp = stampOf(this.memoryGenerations.read(scopes));
-    if (!withEntry) return { entry: undefined, stamp };
+    const tagTick = tagged ? this.memoryTags.now() : undefined;
+    if (!withEntry) return { entry: undefined, stamp, tagTick };
     const entry = this.memory.get(key);
-    return { entry: isValid(entry, stamp) ? entry : undefined, stamp };
+    let valid = isValid(entry, stamp);
+    if (valid && entry?.tags !== undefined && entry.tags.length > 0) {
+      valid = tagsStillValid(entry.tagTick ?? 0, this.memoryTags.invalidatedAt(entry.tags));
+    }
+    return { entry: valid ? entry : undefined, stamp, tagTick };
   }
 
   private writeMemory(key: string, value: StoredResponse, ttlMs: number): void {
@@ -361,13 +443,18 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     try {
       await withDeadline(redis.ping(), Math.max(this.options.redis.operationTimeout * 2, 250), 'probe');
       while (this.pending.size > 0) {
-        const scopes = [...this.pending];
+        const remembered = [...this.pending];
+        const tags = remembered.filter((s) => s.startsWith(TAG_SCOPE)).map((s) => s.slice(TAG_SCOPE.length));
+        const scopes = remembered.filter((s) => !s.startsWith(TAG_SCOPE));
         await withDeadline(
-          Promise.resolve(generations.bump(scopes)),
+          (async () => {
+            if (scopes.length > 0) await generations.bump(scopes);
+            if (tags.length > 0) await this.redisTags?.invalidate(tags);
+          })(),
           this.options.redis.invalidationTimeout,
           'invalidate',
         );
-        for (const scope of scopes) this.pending.delete(scope);
+        for (const scope of remembered) this.pending.delete(scope);
       }
       const wasOpen = this.breakerOpen;
       this.breakerOpen = false;

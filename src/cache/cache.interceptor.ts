@@ -13,7 +13,7 @@ import { CacheBackend, type Lookup } from './cache-backend.js';
 import { RequestKeyContext, resolveStoreKey, type CacheRequest, type KeyBuilder } from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
-import { CACHED_METADATA } from './cached.metadata.js';
+import { CACHED_METADATA, type CachedOptions, type TagsOf } from './cached.metadata.js';
 import { ifNoneMatchHits, strongEtag } from './http/etag.js';
 import {
   parseRequestDirectives,
@@ -43,6 +43,8 @@ export interface RoutePlan {
   readonly refreshBeta: number;
   readonly coalesce: boolean;
   readonly lock: boolean;
+  /** Tags of a response, or `undefined` for an untagged route. */
+  readonly tags: TagsOf | undefined;
 }
 
 /** One cacheable request on its way through the interceptor. */
@@ -56,6 +58,8 @@ interface Exchange {
   readonly key: string;
   readonly scopes: string[];
   readonly started: number;
+  /** The tag clock's tick from the lookup (tagged routes). */
+  tagTick?: number | undefined;
 }
 
 /** Per-request state of a miss, shared between the handler's completion and the send hook. */
@@ -66,6 +70,10 @@ interface MissState {
   streamed: boolean;
   /** The stamp to write with, or `undefined` when the response must not be written (HEAD, no-store). */
   stamp: string | undefined;
+  /** The tag clock's tick before the handler ran (tagged routes). */
+  tagTick: number | undefined;
+  /** The handler's value, for computing tags. */
+  value: unknown;
   /** Ends this request's flight (coalesced followers receive the entry, or run the handler themselves). */
   settle: (entry: StoredResponse | undefined) => void;
 }
@@ -77,6 +85,13 @@ const LOCK_POLL_MS = 25;
 /** XFetch: refresh early with a probability that grows as expiry nears and with the handler's cost. */
 function refreshesEarly(entry: StoredResponse, now: number, beta: number): boolean {
   return now - Math.max(entry.computeMs, 1) * beta * Math.log(Math.random()) >= entry.expiresAt;
+}
+
+function toTagsOf(tags: CachedOptions['tags']): TagsOf | undefined {
+  if (tags === undefined) return undefined;
+  if (typeof tags === 'function') return tags;
+  const fixed = [...tags];
+  return () => fixed;
 }
 
 function elapsed(started: number): string {
@@ -232,6 +247,7 @@ export class CacheInterceptor implements NestInterceptor {
       refreshBeta: refresh === true ? 1 : refresh === false ? 0 : refresh,
       coalesce: cached.coalesce ?? true,
       lock: cached.lock ?? false,
+      tags: toTagsOf(cached.tags),
     };
   }
 
@@ -261,7 +277,7 @@ export class CacheInterceptor implements NestInterceptor {
     };
     // no-store: neither read nor write. no-cache: no read, but a fresh write (which needs the current stamp).
     if (directives.noStore) return this.miss(exchange, undefined, undefined, NO_FLIGHT);
-    const lookup = this.backend.read(key, scopes, !directives.noCache);
+    const lookup = this.backend.read(key, scopes, !directives.noCache, plan.tags !== undefined);
     if (isPromise(lookup)) return from(lookup).pipe(mergeMap((found) => this.decide(exchange, found)));
     return this.decide(exchange, lookup);
   }
@@ -271,6 +287,7 @@ export class CacheInterceptor implements NestInterceptor {
     const { plan, key } = exchange;
     const entry = lookup.entry;
     const writable = exchange.request.method === 'GET' ? lookup.stamp : undefined;
+    exchange.tagTick = lookup.tagTick;
     // Flights are per key and generation: a request that arrives after an invalidation never joins (or
     // receives the result of) a handler run that started before it.
     const flightKey = lookup.stamp === undefined ? undefined : `${key}|${lookup.stamp}`;
@@ -377,7 +394,14 @@ export class CacheInterceptor implements NestInterceptor {
     settle: (entry: StoredResponse | undefined) => void,
   ): Observable<unknown> {
     const { access, res, key } = exchange;
-    const state: MissState = { handlerDone: false, streamed: false, stamp, settle };
+    const state: MissState = {
+      handlerDone: false,
+      streamed: false,
+      stamp,
+      settle,
+      tagTick: exchange.tagTick,
+      value: undefined,
+    };
     access.onSend(res, (payload, send) => {
       try {
         return this.sendMiss(exchange, send, payload, state);
@@ -393,6 +417,7 @@ export class CacheInterceptor implements NestInterceptor {
       tap({
         next: (value) => {
           state.handlerDone = true;
+          state.value = value;
           if (isStreamResult(value)) state.streamed = true;
         },
         error: () => settle(undefined),
@@ -435,6 +460,11 @@ export class CacheInterceptor implements NestInterceptor {
     }
     const now = Date.now();
     const ttlMs = plan.ttlSeconds * 1000;
+    const tags = this.tagsOf(plan, state, request);
+    // A tagged entry needs its tags and the tag clock's tick from before the handler, or it is not written.
+    const writable =
+      state.stamp !== undefined &&
+      (plan.tags === undefined || (tags !== undefined && state.tagTick !== undefined));
     const entry: StoredResponse = {
       status,
       contentType: access.header(res, 'content-type'),
@@ -445,14 +475,29 @@ export class CacheInterceptor implements NestInterceptor {
       staleUntil: now + ttlMs + plan.graceSeconds * 1000,
       stamp: state.stamp ?? '',
       computeMs: Math.round(performance.now() - exchange.started),
+      ...(tags !== undefined && state.tagTick !== undefined ? { tags, tagTick: state.tagTick } : {}),
     };
-    if (state.stamp !== undefined) this.backend.write(key, entry, ttlMs + plan.graceSeconds * 1000);
-    state.settle(state.stamp !== undefined ? entry : undefined);
+    if (writable) this.backend.write(key, entry, ttlMs + plan.graceSeconds * 1000);
+    state.settle(writable ? entry : undefined);
     // HEAD and no-store requests still describe the representation a GET would store.
     this.setCacheHeaders(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
     if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag))
       return this.notModified(access, res, send);
     return send(bytes);
+  }
+
+  /** The response's tags, deduplicated; `undefined` when the route has none or computing them failed. */
+  private tagsOf(plan: RoutePlan, state: MissState, request: CacheRequest): string[] | undefined {
+    if (plan.tags === undefined) return undefined;
+    try {
+      const tags = plan.tags(state.value, request);
+      return [...new Set(tags.filter((tag): tag is string => typeof tag === 'string' && tag !== ''))];
+    } catch (error) {
+      this.logger.warn(
+        `Tags of ${plan.className}.${plan.handlerName} failed (${describe(error)}); not cached`,
+      );
+      return undefined;
+    }
   }
 
   private responseMayBeStored(access: ResponseAccess, res: object, plan: RoutePlan): boolean {

@@ -13,6 +13,7 @@ import {
 import type { CacheModuleOptions } from './cache-options.interface.js';
 import { CacheRoutePruner } from './cache-route-pruner.js';
 import { CacheStatusService } from './cache-status.service.js';
+import { InvalidateCacheInterceptor } from './invalidate-cache.interceptor.js';
 import { InvalidationService } from './invalidation.service.js';
 
 /** Reads the cache's environment variables through the application's `ConfigService`, or `process.env`. */
@@ -40,11 +41,19 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
     },
     CacheBackend,
     CacheInterceptor,
+    InvalidateCacheInterceptor,
     CacheRoutePruner,
     CacheStatusService,
     InvalidationService,
   ],
-  exports: [RESOLVED_CACHE_OPTIONS, CacheBackend, CacheInterceptor, CacheStatusService, InvalidationService],
+  exports: [
+    RESOLVED_CACHE_OPTIONS,
+    CacheBackend,
+    CacheInterceptor,
+    InvalidateCacheInterceptor,
+    CacheStatusService,
+    InvalidationService,
+  ],
 })
 export class CacheModule extends ConfigurableCacheModule implements NestModule {
   constructor(private readonly pruner: CacheRoutePruner) {

@@ -1,5 +1,8 @@
 import { Reflector } from '@nestjs/core';
-import type { KeyBuilder } from './cache-key.js';
+import type { CacheRequest, KeyBuilder } from './cache-key.js';
+
+/** Tags of a cached response, from the handler's result and the request. */
+export type TagsOf = (result: unknown, request: CacheRequest) => readonly string[];
 
 /** Options of {@link Cached}. */
 export interface CachedOptions {
@@ -39,6 +42,12 @@ export interface CachedOptions {
    * @default false
    */
   lock?: boolean;
+  /**
+   * Tags of the response (fixed, or computed from the handler's result): `invalidateTags()` of any of them
+   * makes it a miss. One call reaches every page that shows an entity.
+   * @example (users: User[]) => users.map((u) => `user:${u.id}`)
+   */
+  tags?: readonly string[] | TagsOf;
 }
 
 /** Metadata written by `@Cached()` and read by the interceptor (method wins over class). */

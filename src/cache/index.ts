@@ -8,7 +8,10 @@ export {
   type EnvReader,
 } from './cache.config.js';
 export { Cached } from './cached.decorator.js';
-export type { CachedOptions } from './cached.metadata.js';
+export type { CachedOptions, TagsOf } from './cached.metadata.js';
+export { InvalidateCache } from './invalidate-cache.decorator.js';
+export type { InvalidateCacheOptions, InvalidationTargets } from './invalidate-cache.metadata.js';
+export { InvalidateCacheInterceptor } from './invalidate-cache.interceptor.js';
 export { CacheInterceptor, type RoutePlan } from './cache.interceptor.js';
 export { InvalidationService, CacheNamespaces } from './invalidation.service.js';
 export { CacheStatusService } from './cache-status.service.js';

@@ -71,6 +71,14 @@ export class InvalidationService {
     return this.backend.invalidate([`ns:${namespace}`]);
   }
 
+  /**
+   * Every entry whose response carried one of these tags (`@Cached({ tags })`): one call reaches every list
+   * page that shows an entity, in O(number of tags).
+   */
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.backend.invalidateTags(tags);
+  }
+
   /** Every entry this module wrote (only keys under its prefix: generations are per prefix). */
   invalidateAll(): Promise<void> {
     return this.backend.invalidate(['*']);

@@ -18,6 +18,10 @@ export interface StoredResponse {
   readonly stamp: string;
   /** How long the handler took, in milliseconds (for early refresh). */
   readonly computeMs: number;
+  /** Tags of the result (`@Cached({ tags })`); the entry is valid while none was invalidated after `tagTick`. */
+  readonly tags?: readonly string[];
+  /** The tag clock's tick read before the handler ran. */
+  readonly tagTick?: number;
 }
 
 /** Backend names, as reported to health checks. */
@@ -46,6 +50,9 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     typeof v['computeMs'] === 'number' &&
     (v['body'] === undefined || typeof v['body'] === 'string') &&
     (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&
-    (v['encoding'] === undefined || v['encoding'] === 'base64')
+    (v['encoding'] === undefined || v['encoding'] === 'base64') &&
+    (v['tags'] === undefined ||
+      (Array.isArray(v['tags']) && v['tags'].every((t) => typeof t === 'string'))) &&
+    (v['tagTick'] === undefined || typeof v['tagTick'] === 'number')
   );
 }
