@@ -141,7 +141,8 @@ export class UsersService implements OnApplicationBootstrap {
       if (isUniqueViolation(error)) throw new ConflictException('A user with this email already exists');
       throw error;
     }
-    await this.invalidation.invalidateUsersList();
+    // The users list is invalidated by the caller (`@InvalidateCache` on POST /register); at startup (the
+    // admin seed) nothing is cached yet.
     return toUserView(row);
   }
 
