@@ -3,7 +3,7 @@ import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import type { CacheBackendName, StoredResponse } from './stores/cache-store.interface.js';
 import { withDeadline } from './stores/deadline.js';
-import { CoherenceBus, type CoherenceMessage } from './stores/coherence-bus.js';
+import { CoherenceBus, type BusClient, type CoherenceMessage } from './stores/coherence-bus.js';
 import {
   LocalGenerations,
   MemoryGenerations,
@@ -83,18 +83,26 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     this.memory = new MemoryStore(options.memory.maxEntries, options.memory.maxBytes);
     if (options.enabled && options.redis.enabled) {
       this.redis = new RedisStore(
-        { url: options.redis.url, connectTimeout: options.redis.connectTimeout },
+        {
+          url: options.redis.url,
+          connectTimeout: options.redis.connectTimeout,
+          ...(options.redis.clusterNodes !== undefined ? { clusterNodes: options.redis.clusterNodes } : {}),
+        },
         { ready: () => this.onRedisReady(), error: (error) => this.onRedisError(error) },
       );
-      this.redisGenerations = new RedisGenerations(this.redis.client, options.keyPrefix);
-      this.redisTags = new RedisTagClock(this.redis.client, options.keyPrefix);
+      this.redisGenerations = new RedisGenerations(this.redis.commands, options.keyPrefix);
+      this.redisTags = new RedisTagClock(this.redis.commands, options.keyPrefix);
       if (options.l1.enabled) {
         this.l1 = new MemoryStore(options.l1.maxEntries, options.l1.maxBytes);
-        this.bus = new CoherenceBus(this.redis.client, `${options.keyPrefix}:#bus`, {
-          message: (message) => this.onBusMessage(message),
-          down: () => this.setL1Live(false),
-          up: () => this.setL1Live(true),
-        });
+        this.bus = new CoherenceBus(
+          this.redis.commands as unknown as BusClient,
+          `${options.keyPrefix}:#bus`,
+          {
+            message: (message) => this.onBusMessage(message),
+            down: () => this.setL1Live(false),
+            up: () => this.setL1Live(true),
+          },
+        );
       }
     }
   }
@@ -301,7 +309,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     const token = newGeneration();
     try {
       const reply = await withDeadline(
-        redis.client.set(`${this.options.keyPrefix}:#lock:${key}`, token, {
+        redis.commands.set(`${this.options.keyPrefix}:#lock:${key}`, token, {
           condition: 'NX',
           expiration: { type: 'PX', value: ttlMs },
         }),
@@ -321,7 +329,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     if (redis === undefined) return;
     try {
       await withDeadline(
-        redis.client.eval(RELEASE_LOCK, {
+        redis.commands.eval(RELEASE_LOCK, {
           keys: [`${this.options.keyPrefix}:#lock:${key}`],
           arguments: [token],
         }),
@@ -441,7 +449,11 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     if (!redis.ready) return; // the client's 'ready' event probes again
     this.probing = true;
     try {
-      await withDeadline(redis.ping(), Math.max(this.options.redis.operationTimeout * 2, 250), 'probe');
+      await withDeadline(
+        redis.ping(`${this.options.keyPrefix}:#probe`),
+        Math.max(this.options.redis.operationTimeout * 2, 250),
+        'probe',
+      );
       while (this.pending.size > 0) {
         const remembered = [...this.pending];
         const tags = remembered.filter((s) => s.startsWith(TAG_SCOPE)).map((s) => s.slice(TAG_SCOPE.length));

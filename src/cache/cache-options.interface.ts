@@ -12,6 +12,12 @@ export interface RedisCacheOptions {
    * @example 'redis://cache.internal:6379/2'
    */
   url?: string;
+  /**
+   * `host:port` of some nodes of a Redis Cluster: selects cluster mode (the other nodes are discovered). The
+   * password, user and `rediss:` scheme of `url` (or `password`) apply to every node.
+   * @example ['10.0.0.1:7000', '10.0.0.2:7000']
+   */
+  clusterNodes?: string[];
   /** @default 'localhost' */
   host?: string;
   /** @default 6379 */
@@ -128,6 +134,7 @@ export interface ResolvedCacheOptions {
     connectTimeout: number;
     invalidationTimeout: number;
     fallbackTtl: number;
+    clusterNodes: string[] | undefined;
   };
   memory: Required<MemoryCacheOptions>;
   authHeaders: string[];

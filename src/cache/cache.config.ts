@@ -15,6 +15,7 @@ export const CACHE_ENV_VARIABLES = [
   'CACHE_MEMORY_MAX_BYTES',
   'REDIS_ENABLED',
   'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
   'REDIS_HOST',
   'REDIS_PORT',
   'REDIS_PASSWORD',
@@ -99,6 +100,15 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
   if (host !== undefined && !isValidHost(host)) {
     throw new CacheConfigError('REDIS_HOST', `expected a host name or IP address, got "${host}"`);
   }
+  const clusterNodes = text(read, 'REDIS_CLUSTER_NODES')
+    ?.split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '');
+  for (const node of clusterNodes ?? []) {
+    if (!isHostPort(node)) {
+      throw new CacheConfigError('REDIS_CLUSTER_NODES', `expected comma-separated host:port, got "${node}"`);
+    }
+  }
   const password = read('REDIS_PASSWORD');
   return {
     enabled: bool(read, 'CACHE_ENABLED'),
@@ -129,6 +139,7 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
     redis: {
       enabled: bool(read, 'REDIS_ENABLED'),
       url: redisUrl,
+      clusterNodes,
       host,
       port: integer(read, 'REDIS_PORT', 1, 65_535, 'a port number (1-65535)'),
       // Passwords are taken as they are: leading or trailing spaces may be part of them.
@@ -196,6 +207,13 @@ function isValidHost(host: string): boolean {
 }
 
 /** The URL as it may be logged: scheme, user, host, port and database only, any password as `***`. */
+function isHostPort(node: string): boolean {
+  const colon = node.lastIndexOf(':');
+  if (colon <= 0) return false;
+  const port = Number(node.slice(colon + 1));
+  return isValidHost(node.slice(0, colon)) && Number.isInteger(port) && port >= 1 && port <= 65_535;
+}
+
 function maskPassword(url: URL): string {
   const user =
     url.username === '' && url.password === '' ? '' : `${url.username}${url.password === '' ? '' : ':***'}@`;
@@ -234,6 +252,15 @@ function resolveRedisUrl(options: CacheModuleOptions): ParsedRedisUrl {
   if (redis.password !== undefined && redis.password !== '')
     url.password = encodeURIComponent(redis.password);
   return { url, hasPassword: url.password !== '' };
+}
+
+function resolveClusterNodes(nodes: string[] | undefined): string[] | undefined {
+  if (nodes === undefined || nodes.length === 0) return undefined;
+  for (const node of nodes) {
+    if (!isHostPort(node))
+      throw new CacheConfigError('redis.clusterNodes', `expected host:port, got "${node}"`);
+  }
+  return [...nodes];
 }
 
 /**
@@ -277,6 +304,7 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
         'redis.invalidationTimeout',
       ),
       fallbackTtl: positiveInt(redis.fallbackTtl, DEFAULTS.fallbackTtl, 'redis.fallbackTtl'),
+      clusterNodes: resolveClusterNodes(redis.clusterNodes),
     },
     memory: {
       maxEntries: positiveInt(options.memory?.maxEntries, DEFAULTS.maxEntries, 'memory.maxEntries'),

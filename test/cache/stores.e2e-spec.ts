@@ -1,7 +1,8 @@
+import { createClient } from '@keyv/redis';
 import { MemoryGenerations, RedisGenerations } from '../../src/cache/stores/generations.js';
 import { MemoryStore, RedisStore } from '../helpers/internals.js';
-import { canSpawnRedis, sharedOrOwnedRedis, skipWithoutRedis } from '../helpers/redis.js';
-import { describeStoreContract } from './store-contract.js';
+import { canSpawnRedis, sharedOrOwnedRedis, skipWithoutRedis, spawnCluster } from '../helpers/redis.js';
+import { describeStoreContract, type ContractSubject } from './store-contract.js';
 
 const runId = `contract-${process.pid}-${Date.now()}`;
 
@@ -15,9 +16,17 @@ describeStoreContract('memory', async () => {
   };
 });
 
+async function ready(store: RedisStore): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!store.ready) {
+    if (Date.now() > deadline) throw new Error('Redis store not ready');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const redisAvailable = process.env['REDIS_URL'] !== undefined || canSpawnRedis();
 if (!skipWithoutRedis('store contract on Redis', redisAvailable)) {
-  describeStoreContract('redis', async () => {
+  describeStoreContract('redis', async (): Promise<ContractSubject> => {
     const server = await sharedOrOwnedRedis();
     if (server === undefined) throw new Error('no Redis');
     const store = new RedisStore(
@@ -25,22 +34,48 @@ if (!skipWithoutRedis('store contract on Redis', redisAvailable)) {
       { ready: () => undefined, error: () => undefined },
     );
     store.connect();
-    const deadline = Date.now() + 5000;
-    while (!store.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const generations = new RedisGenerations(store.client, runId);
+    await ready(store);
+    // A separate connection for what the test does behind the store's back.
+    const raw = createClient({ url: server.url });
+    await raw.connect();
+    const generations = new RedisGenerations(store.commands, runId);
     return {
       store,
       generations,
       prefix: runId,
-      plant: async (key, raw) => void (await store.client.set(key, raw)),
-      forgetGeneration: async (scope) => void (await store.client.del(generations.keyOf(scope))),
+      plant: async (key, value) => void (await raw.set(key, value)),
+      forgetGeneration: async (scope) => void (await raw.del(generations.keyOf(scope))),
       teardown: async () => {
         // Only this run's keys: a shared server (REDIS_URL) is never flushed.
-        for await (const keys of store.client.scanIterator({ MATCH: `${runId}*`, COUNT: 500 })) {
-          if (keys.length > 0) await store.client.unlink(keys);
+        for await (const keys of raw.scanIterator({ MATCH: `${runId}*`, COUNT: 500 })) {
+          if (keys.length > 0) await raw.unlink(keys);
         }
+        raw.destroy();
         await store.close();
         await server.stop();
+      },
+    };
+  });
+}
+
+if (!skipWithoutRedis('store contract on Redis Cluster', canSpawnRedis())) {
+  describeStoreContract('redis cluster (3 masters)', async (): Promise<ContractSubject> => {
+    const cluster = await spawnCluster();
+    const store = new RedisStore(
+      { url: 'redis://127.0.0.1', connectTimeout: 2000, clusterNodes: cluster.addresses },
+      { ready: () => undefined, error: () => undefined },
+    );
+    store.connect();
+    await ready(store);
+    const generations = new RedisGenerations(store.commands, runId);
+    return {
+      store,
+      generations,
+      prefix: runId,
+      plant: async (key, value) => void (await store.commands.set(key, value)),
+      teardown: async () => {
+        await store.close();
+        await cluster.stop();
       },
     };
   });

@@ -141,3 +141,50 @@ export async function sharedOrOwnedRedis(): Promise<{ url: string; stop(): Promi
   if (!hasRedisServer) return undefined;
   return spawnRedis();
 }
+
+/** A local Redis Cluster of three masters (no replicas), each an owned `redis-server`. */
+export interface OwnedCluster {
+  readonly nodes: OwnedRedis[];
+  /** `host:port` of every node. */
+  readonly addresses: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts three `cluster-enabled` servers on free ports and joins them with `redis-cli --cluster create`. */
+export async function spawnCluster(): Promise<OwnedCluster> {
+  const nodes: OwnedRedis[] = [];
+  for (let i = 0; i < 3; i++) {
+    nodes.push(
+      await spawnRedis([
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '2000',
+      ]),
+    );
+  }
+  const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+  const created = spawnSync(
+    'redis-cli',
+    ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+    {
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
+  if (created.status !== 0) throw new Error(`cluster create failed: ${created.stdout} ${created.stderr}`);
+  await waitFor(
+    async () => nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok')),
+    20_000,
+    'the cluster to be ok',
+  );
+  return {
+    nodes,
+    addresses,
+    async stop() {
+      for (const node of nodes) await node.stop();
+    },
+  };
+}
