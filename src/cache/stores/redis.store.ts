@@ -101,14 +101,14 @@ export class RedisStore implements CacheStore {
       this.commands = Object.assign(cluster as unknown as Omit<RedisCommands, 'mGet'>, {
         // A cluster refuses MGET across slots: one GET per key, sent together.
         mGet: (keys: string[]) => Promise.all(keys.map((key) => cluster.get(key))),
-      }) as RedisCommands;
+      });
     } else {
       const client = singleClient(settings.url, socket);
       client.on('error', onError);
       client.on('ready', () => events.ready());
       this.single = client;
       keyvRedis = new KeyvRedis(client, { throwOnConnectError: false, throwOnErrors: false });
-      this.commands = client as unknown as RedisCommands;
+      this.commands = client;
     }
     // Errors of reads and writes surface as misses; connection state comes from the client's own events.
     keyvRedis.on('error', () => undefined);
