@@ -60,4 +60,24 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.mjs', '**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Plain scripts (benchmarks, the load worker) run on Node.
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'process',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'setImmediate',
+          'performance',
+          'fetch',
+          'AbortSignal',
+          'Buffer',
+          'URL',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -1,4 +1,3 @@
-/* global performance, fetch, AbortSignal */
 // Load generator for the fault-injection suite, run in a worker thread (its own event loop): keeps
 // `concurrency` requests in flight for `durationMs`, each bounded by a client deadline, and reports every
 // request back. Plain JavaScript so that the worker needs no transform.
