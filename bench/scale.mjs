@@ -27,9 +27,13 @@ async function freePort() {
 
 const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
-const redisProcess = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], {
-  stdio: 'ignore',
-});
+const redisProcess = spawn(
+  'redis-server',
+  ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir],
+  {
+    stdio: 'ignore',
+  },
+);
 const url = `redis://127.0.0.1:${port}`;
 const client = createClient({ url });
 for (let i = 0; i < 100; i++) {
@@ -46,7 +50,8 @@ async function fill(n) {
   const value = JSON.stringify({ value: { status: 200, body: 'x'.repeat(200) } });
   for (let start = 0; start < n; start += 10_000) {
     const batch = client.multi();
-    for (let i = start; i < Math.min(n, start + 10_000); i++) batch.set(`bench:ns:GET:%2Fitems:id=${i}:`, value);
+    for (let i = start; i < Math.min(n, start + 10_000); i++)
+      batch.set(`bench:ns:GET:%2Fitems:id=${i}:`, value);
     await batch.execAsPipeline();
   }
 }
@@ -78,16 +83,31 @@ for (const n of [10_000, 100_000, 1_000_000]) {
 // L1 vs L2 hit: the same entry read through the backend with and without the in-process tier.
 async function readCost(l1) {
   const backend = new CacheBackend(
-    resolveCacheOptions({ enabled: true, keyPrefix: `tiers${l1 ? 1 : 2}`, redis: { enabled: true, url }, l1: { enabled: l1 } }),
+    resolveCacheOptions({
+      enabled: true,
+      keyPrefix: `tiers${l1 ? 1 : 2}`,
+      redis: { enabled: true, url },
+      l1: { enabled: l1 },
+    }),
   );
   backend.onModuleInit();
-  for (let i = 0; i < 200 && !(backend.backend === 'redis' && (!l1 || backend.l1Serving)); i++) await sleep(25);
+  for (let i = 0; i < 200 && !(backend.backend === 'redis' && (!l1 || backend.l1Serving)); i++)
+    await sleep(25);
   const { key, scopes } = resolveStoreKey(`tiers${l1 ? 1 : 2}`, 'items', 'items:GET:%2Fitems%2F%3Aid:id=1:');
   const lookup = await backend.read(key, scopes);
   const now = Date.now();
   backend.write(
     key,
-    { status: 200, contentType: 'application/json', body: 'x'.repeat(1024), etag: '"e"', expiresAt: now + 60_000, staleUntil: now + 60_000, stamp: lookup.stamp, computeMs: 1 },
+    {
+      status: 200,
+      contentType: 'application/json',
+      body: 'x'.repeat(1024),
+      etag: '"e"',
+      expiresAt: now + 60_000,
+      staleUntil: now + 60_000,
+      stamp: lookup.stamp,
+      computeMs: 1,
+    },
     60_000,
   );
   await sleep(50);
@@ -116,9 +136,13 @@ console.log('\nNamespace invalidation with N keys of that namespace present (med
 console.log('| keys present | generations (ours) | SCAN + UNLINK | ratio |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.keys.toLocaleString('en')} | ${r.ours.toFixed(3)} ms | ${r.scan.toFixed(0)} ms (${r.removed.toLocaleString('en')} keys) | ${(r.scan / r.ours).toFixed(0)}× |`);
+  console.log(
+    `| ${r.keys.toLocaleString('en')} | ${r.ours.toFixed(3)} ms | ${r.scan.toFixed(0)} ms (${r.removed.toLocaleString('en')} keys) | ${(r.scan / r.ours).toFixed(0)}× |`,
+  );
 }
-console.log('\nHit cost through the backend, sequential reads of one 1 KB entry (median of 7 rounds of 2000):');
+console.log(
+  '\nHit cost through the backend, sequential reads of one 1 KB entry (median of 7 rounds of 2000):',
+);
 console.log('| tier | µs per hit |');
 console.log('|---|---|');
 console.log(`| L1 (in process, no round trip) | ${l1.toFixed(2)} |`);
