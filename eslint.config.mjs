@@ -51,8 +51,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '/cache/(?!index\\.js$).+',
-              message: 'Import the caching library through src/cache/index.js only.',
+              regex: '/cache/(?!(index|terminus)\\.js$).+',
+              message:
+                'Import the caching library through its entry points only (src/cache/index.js, src/cache/terminus.js).',
             },
           ],
         },

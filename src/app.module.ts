@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { JwtModule } from '@nestjs/jwt';
+import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApiKeysController } from './api-keys/api-keys.controller.js';
 import { ApiKeysService } from './api-keys/api-keys.service.js';
@@ -9,6 +10,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { AuthService } from './auth/auth.service.js';
 import { RolesGuard } from './auth/roles.guard.js';
 import { CacheModule } from './cache/index.js';
+import { CacheHealthIndicator } from './cache/terminus.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AppConfigModule } from './config/app-config.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -23,6 +25,7 @@ import { UsersService } from './users/users.service.js';
     AppConfigModule,
     CacheModule.forRootAsync(),
     DatabaseModule,
+    TerminusModule.forRoot({ logger: false }),
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
@@ -40,6 +43,6 @@ import { UsersService } from './users/users.service.js';
   ],
   // The API-keys routes (/users/keys/...) are registered before /users/:id.
   controllers: [AuthController, ApiKeysController, UsersController, HealthController],
-  providers: [UsersService, ApiKeysService, AuthService, AuthGuard, RolesGuard],
+  providers: [UsersService, ApiKeysService, AuthService, AuthGuard, RolesGuard, CacheHealthIndicator],
 })
 export class AppModule {}

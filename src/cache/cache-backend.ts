@@ -1,4 +1,13 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { CacheTimeoutError } from './cache.errors.js';
+import { CacheStatsService } from './cache-stats.service.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import type { CacheBackendName, StoredResponse } from './stores/cache-store.interface.js';
@@ -79,7 +88,10 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   /** How many times L1 was flushed because the bus subscription was lost. */
   private l1LostCount = 0;
 
-  constructor(@Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions) {
+  constructor(
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    @Optional() private readonly stats: CacheStatsService = new CacheStatsService(),
+  ) {
     this.memory = new MemoryStore(options.memory.maxEntries, options.memory.maxBytes);
     if (options.enabled && options.redis.enabled) {
       this.redis = new RedisStore(
@@ -129,7 +141,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
 
   /** Whether the circuit breaker keeps requests away from Redis. */
   get breakerState(): 'closed' | 'open' {
-    return this.breakerOpen ? 'open' : 'closed';
+    return this.redis !== undefined && this.breakerOpen ? 'open' : 'closed';
   }
 
   onModuleInit(): void {
@@ -417,6 +429,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
 
   private redisFailed(operation: string, error: unknown): void {
     this.logger.debug(`Redis ${operation} failed open: ${describe(error)}`);
+    if (error instanceof CacheTimeoutError) this.stats.store.timeouts++;
+    else this.stats.store.errors++;
     this.failures++;
     if (this.failures >= BREAKER_THRESHOLD && !this.breakerOpen) {
       this.logger.warn(

@@ -94,6 +94,12 @@ export interface CacheModuleOptions {
    * coherent through Redis pub/sub. Ignored without Redis.
    */
   l1?: L1CacheOptions;
+  /**
+   * `prometheus` serves the counters of `CacheStatsService` on `GET /metrics` (needs the `prom-client`
+   * package).
+   * @default undefined (no endpoint)
+   */
+  metrics?: 'prometheus';
 }
 
 /** The in-process tier in front of Redis. */
@@ -142,4 +148,5 @@ export interface ResolvedCacheOptions {
   keyBuilder: KeyBuilder | undefined;
   stampede: Required<StampedeOptions>;
   l1: Required<L1CacheOptions>;
+  metrics: 'prometheus' | undefined;
 }

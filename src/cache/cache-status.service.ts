@@ -16,4 +16,14 @@ export class CacheStatusService {
   get backendName(): CacheBackendName {
     return this.backend.backend;
   }
+
+  /** The Redis circuit breaker: `open` while requests are kept away from Redis. */
+  get breaker(): 'open' | 'closed' {
+    return this.backend.breakerState;
+  }
+
+  /** Whether Redis is configured but requests are being served from memory. */
+  get fallbackActive(): boolean {
+    return this.backend.backend === 'memory-fallback';
+  }
 }

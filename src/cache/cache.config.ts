@@ -27,6 +27,7 @@ export const CACHE_ENV_VARIABLES = [
   'CACHE_L1_ENABLED',
   'CACHE_L1_MAX_ENTRIES',
   'CACHE_L1_MAX_BYTES',
+  'CACHE_METRICS',
 ] as const;
 
 const DEFAULTS = {
@@ -109,12 +110,17 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
       throw new CacheConfigError('REDIS_CLUSTER_NODES', `expected comma-separated host:port, got "${node}"`);
     }
   }
+  const metrics = text(read, 'CACHE_METRICS')?.toLowerCase();
+  if (metrics !== undefined && metrics !== 'prometheus' && metrics !== 'off') {
+    throw new CacheConfigError('CACHE_METRICS', `expected prometheus or off, got "${metrics}"`);
+  }
   const password = read('REDIS_PASSWORD');
   return {
     enabled: bool(read, 'CACHE_ENABLED'),
     defaultTtl: integer(read, 'CACHE_DEFAULT_TTL', 1, 31_536_000, 'a positive integer'),
     keyPrefix,
     statusHeader,
+    ...(metrics === 'prometheus' ? { metrics } : {}),
     l1: {
       enabled: bool(read, 'CACHE_L1_ENABLED'),
       maxEntries: integer(read, 'CACHE_L1_MAX_ENTRIES', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
@@ -313,6 +319,7 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
     authHeaders: options.authHeaders ?? [...DEFAULTS.authHeaders],
     userId: options.userId ?? defaultUserIdResolver,
     keyBuilder: options.keyBuilder,
+    metrics: options.metrics,
     l1: {
       enabled: options.l1?.enabled ?? false,
       maxEntries: positiveInt(options.l1?.maxEntries, 1000, 'l1.maxEntries'),

@@ -10,6 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { catchError, from, mergeMap, of, tap, type Observable } from 'rxjs';
 import { CacheBackend, type Lookup } from './cache-backend.js';
+import { CacheStatsService, type NamespaceCounters } from './cache-stats.service.js';
 import { RequestKeyContext, resolveStoreKey, type CacheRequest, type KeyBuilder } from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
@@ -45,6 +46,8 @@ export interface RoutePlan {
   readonly lock: boolean;
   /** Tags of a response, or `undefined` for an untagged route. */
   readonly tags: TagsOf | undefined;
+  /** The namespace's counters (shared by every route of the namespace). */
+  readonly counters: NamespaceCounters;
 }
 
 /** One cacheable request on its way through the interceptor. */
@@ -146,6 +149,7 @@ export class CacheInterceptor implements NestInterceptor {
     private readonly reflector: Reflector,
     private readonly backend: CacheBackend,
     @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly stats: CacheStatsService,
   ) {
     this.authHeaders = options.authHeaders.map((h) => h.toLowerCase());
     this.statusHeader = options.statusHeader;
@@ -248,6 +252,7 @@ export class CacheInterceptor implements NestInterceptor {
       coalesce: cached.coalesce ?? true,
       lock: cached.lock ?? false,
       tags: toTagsOf(cached.tags),
+      counters: this.stats.namespace(cached.namespace ?? 'default'),
     };
   }
 
@@ -314,6 +319,7 @@ export class CacheInterceptor implements NestInterceptor {
     const running = this.flights.join(flightKey);
     if (running !== undefined) {
       // A follower: the leader's entry, or (leader failed or too slow) a run of its own.
+      plan.counters.coalesced++;
       return from(running).pipe(
         mergeMap((led) =>
           led !== undefined
@@ -366,6 +372,8 @@ export class CacheInterceptor implements NestInterceptor {
 
   private hit(exchange: Exchange, entry: StoredResponse, label: 'HIT' | 'STALE'): Observable<unknown> {
     const { access, res, plan, request } = exchange;
+    if (label === 'HIT') plan.counters.hits++;
+    else plan.counters.stale++;
     access.onSend(res, (payload, send) => {
       // An interceptor or filter outside this one failed: its error response goes out, not the entry.
       if (access.status(res) >= 400) return send(payload);
@@ -394,6 +402,7 @@ export class CacheInterceptor implements NestInterceptor {
     settle: (entry: StoredResponse | undefined) => void,
   ): Observable<unknown> {
     const { access, res, key } = exchange;
+    exchange.plan.counters.misses++;
     const state: MissState = {
       handlerDone: false,
       streamed: false,

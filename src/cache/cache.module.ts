@@ -13,6 +13,8 @@ import {
 import type { CacheModuleOptions } from './cache-options.interface.js';
 import { CacheRoutePruner } from './cache-route-pruner.js';
 import { CacheStatusService } from './cache-status.service.js';
+import { CacheStatsService } from './cache-stats.service.js';
+import { CacheMetricsExporter } from './cache-metrics.exporter.js';
 import { InvalidateCacheInterceptor } from './invalidate-cache.interceptor.js';
 import { InvalidationService } from './invalidation.service.js';
 
@@ -44,9 +46,12 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
     InvalidateCacheInterceptor,
     CacheRoutePruner,
     CacheStatusService,
+    CacheStatsService,
+    CacheMetricsExporter,
     InvalidationService,
   ],
   exports: [
+    CacheStatsService,
     RESOLVED_CACHE_OPTIONS,
     CacheBackend,
     CacheInterceptor,

@@ -15,6 +15,12 @@ export { InvalidateCacheInterceptor } from './invalidate-cache.interceptor.js';
 export { CacheInterceptor, type RoutePlan } from './cache.interceptor.js';
 export { InvalidationService, CacheNamespaces } from './invalidation.service.js';
 export { CacheStatusService } from './cache-status.service.js';
+export {
+  CacheStatsService,
+  type CacheStatsSnapshot,
+  type NamespaceCounters,
+  type StoreCounters,
+} from './cache-stats.service.js';
 export type { CacheBackendName } from './stores/cache-store.interface.js';
 export {
   encodeKeySegment,

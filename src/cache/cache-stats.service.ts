@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+
+/** Counters of one namespace. Plain numbers, incremented in place on the request path. */
+export interface NamespaceCounters {
+  hits: number;
+  misses: number;
+  /** Stale entries served (grace), while a refresh ran or instead of a failed one. */
+  stale: number;
+  /** Requests that waited for a coalesced leader instead of running the handler. */
+  coalesced: number;
+}
+
+/** Counters of the stores, whatever the namespace. */
+export interface StoreCounters {
+  /** Failed store operations (each one was answered as a miss, or from memory). */
+  errors: number;
+  /** Store operations abandoned at their deadline. */
+  timeouts: number;
+}
+
+/** A point-in-time copy of every counter. */
+export interface CacheStatsSnapshot {
+  namespaces: Record<string, NamespaceCounters>;
+  store: StoreCounters;
+}
+
+/**
+ * Hit, miss, stale, coalescing and store-error counters, per namespace, since the process started. Read it
+ * for dashboards or tests; `CACHE_METRICS=prometheus` exposes the same figures on `/metrics`.
+ */
+@Injectable()
+export class CacheStatsService {
+  private readonly byNamespace = new Map<string, NamespaceCounters>();
+  readonly store: StoreCounters = { errors: 0, timeouts: 0 };
+
+  /** The live counters of a namespace (created at zero); the interceptor keeps a reference per route. */
+  namespace(name: string): NamespaceCounters {
+    let counters = this.byNamespace.get(name);
+    if (counters === undefined) {
+      counters = { hits: 0, misses: 0, stale: 0, coalesced: 0 };
+      this.byNamespace.set(name, counters);
+    }
+    return counters;
+  }
+
+  snapshot(): CacheStatsSnapshot {
+    const namespaces: Record<string, NamespaceCounters> = {};
+    for (const [name, counters] of this.byNamespace) namespaces[name] = { ...counters };
+    return { namespaces, store: { ...this.store } };
+  }
+}
