@@ -36,7 +36,18 @@ function paramsAndQuery(context: KeyContext, omitQuery: readonly string[] = []):
  * the normalised query string, each encoded.
  */
 export const defaultKeyBuilder: KeyBuilder = (context) =>
-  `${context.namespace}:GET:${encodeKeySegment(context.routePath)}:${normalizeParams(context.params)}:${context.normalizedQuery}`;
+  `${context.namespace}:GET:${encodedRoute(context.routePath)}:${normalizeParams(context.params)}:${context.normalizedQuery}`;
+
+/** Route patterns are few and fixed: each is encoded once (a request path used as fallback is not kept). */
+const encodedRoutes = new Map<string, string>();
+function encodedRoute(routePath: string): string {
+  let encoded = encodedRoutes.get(routePath);
+  if (encoded === undefined) {
+    encoded = encodeKeySegment(routePath);
+    if (encodedRoutes.size < 10_000) encodedRoutes.set(routePath, encoded);
+  }
+  return encoded;
+}
 
 /**
  * `{namespace}:{userId}:{Controller.handler}:{route}` (plus path params and query when the request has any).
