@@ -3,6 +3,8 @@ import type { CacheStore, StoredResponse } from './cache-store.interface.js';
 interface Slot {
   readonly value: StoredResponse;
   readonly bytes: number;
+  /** Read since it last reached the eviction end (second-chance LRU). */
+  referenced: boolean;
 }
 
 const ENTRY_OVERHEAD_BYTES = 160;
@@ -15,8 +17,10 @@ function sizeOf(key: string, value: StoredResponse): number {
 }
 
 /**
- * In-process LRU bounded by entry count and by bytes. Entries are frozen records of strings and numbers, so
- * what a caller reads can never alias what a handler returned or change what the next caller reads.
+ * In-process cache bounded by entry count and by bytes, evicting in least-recently-used order (second-chance:
+ * a read only flags the entry, which is moved behind the others when it reaches the eviction end, so the hit
+ * path never reorders a large Map). Entries are frozen records of strings and numbers, so what a caller reads
+ * can never alias what a handler returned or change what the next caller reads.
  */
 export class MemoryStore implements CacheStore {
   private readonly slots = new Map<string, Slot>();
@@ -36,7 +40,7 @@ export class MemoryStore implements CacheStore {
     return this.bytes;
   }
 
-  /** Keys currently held, least recently used first. */
+  /** Keys currently held, oldest first (entries read since are moved back when eviction reaches them). */
   keys(): IterableIterator<string> {
     return this.slots.keys();
   }
@@ -48,9 +52,7 @@ export class MemoryStore implements CacheStore {
       this.remove(key, slot);
       return undefined;
     }
-    // Re-inserting moves the key to the most recently used end of the Map's order.
-    this.slots.delete(key);
-    this.slots.set(key, slot);
+    slot.referenced = true;
     return slot.value;
   }
 
@@ -59,7 +61,7 @@ export class MemoryStore implements CacheStore {
     const existing = this.slots.get(key);
     if (existing !== undefined) this.remove(key, existing);
     if (bytes > this.maxBytes) return;
-    this.slots.set(key, { value: Object.freeze({ ...value }), bytes });
+    this.slots.set(key, { value: Object.freeze({ ...value }), bytes, referenced: false });
     this.bytes += bytes;
     this.evict();
   }
@@ -85,12 +87,17 @@ export class MemoryStore implements CacheStore {
 
   private evict(): void {
     const now = this.now();
+    // Oldest first. A recently read entry gets a second chance: it moves behind the others (once; the Map's
+    // iteration then meets it again at the end, unflagged).
     for (const [key, slot] of this.slots) {
       if (this.slots.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
-      // Oldest first; an expired entry anywhere would also go, but the LRU end is where the waste usually is.
-      if (slot.value.staleUntil <= now || this.slots.size > this.maxEntries || this.bytes > this.maxBytes) {
-        this.remove(key, slot);
+      if (slot.referenced && slot.value.staleUntil > now) {
+        slot.referenced = false;
+        this.slots.delete(key);
+        this.slots.set(key, slot);
+        continue;
       }
+      this.remove(key, slot);
     }
   }
 }
