@@ -225,10 +225,12 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     const tags = this.redisTags;
-    const stored = (async () => {
-      if (value.tags !== undefined && value.tags.length > 0) await tags.register(value.tags);
-      await redis.set(key, value, ttlMs);
-    })();
+    // Both go out now, before the response: a read that finds the entry before its tag records treats the
+    // missing records as lost (a miss), never as valid.
+    const stored = Promise.all([
+      value.tags !== undefined && value.tags.length > 0 ? tags.register(value.tags) : undefined,
+      redis.set(key, value, ttlMs),
+    ]);
     withDeadline(stored, this.options.redis.operationTimeout, 'set').then(
       () => (this.failures = 0),
       (error: unknown) => this.redisFailed('write', error),

@@ -385,7 +385,10 @@ export class CacheInterceptor implements NestInterceptor {
       if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
         return this.notModified(access, res, send);
       }
-      return send(entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body);
+      return send(
+        entry.bodyBytes ??
+          (entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body),
+      );
     });
     if (this.debug) this.logger.debug(`${label} ${exchange.key} (${elapsed(exchange.started)} ms)`);
     return of(entry.body ?? null);

@@ -22,6 +22,11 @@ export interface StoredResponse {
   readonly tags?: readonly string[];
   /** The tag clock's tick read before the handler ran. */
   readonly tagTick?: number;
+  /**
+   * The body's bytes, kept by in-process stores so that a hit sends them as they are (no encoding per hit).
+   * Never serialized: Redis holds `body` only.
+   */
+  readonly bodyBytes?: Buffer;
 }
 
 /** Backend names, as reported to health checks. */

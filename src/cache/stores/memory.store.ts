@@ -9,9 +9,22 @@ interface Slot {
 
 const ENTRY_OVERHEAD_BYTES = 160;
 
+/**
+ * The bytes a hit sends, computed once: only for entries with a content type (an adapter given bytes without
+ * one would label them `application/octet-stream`, unlike the text it stored).
+ */
+function bytesOf(value: StoredResponse): { bodyBytes?: Buffer } {
+  if (value.body === undefined || value.contentType === undefined) return {};
+  return {
+    bodyBytes:
+      value.encoding === 'base64' ? Buffer.from(value.body, 'base64') : Buffer.from(value.body, 'utf8'),
+  };
+}
+
 function sizeOf(key: string, value: StoredResponse): number {
   return (
     (key.length + (value.body?.length ?? 0) + (value.contentType?.length ?? 0) + value.etag.length) * 2 +
+    (value.body?.length ?? 0) +
     ENTRY_OVERHEAD_BYTES
   );
 }
@@ -61,7 +74,7 @@ export class MemoryStore implements CacheStore {
     const existing = this.slots.get(key);
     if (existing !== undefined) this.remove(key, existing);
     if (bytes > this.maxBytes) return;
-    this.slots.set(key, { value: Object.freeze({ ...value }), bytes, referenced: false });
+    this.slots.set(key, { value: Object.freeze({ ...value, ...bytesOf(value) }), bytes, referenced: false });
     this.bytes += bytes;
     this.evict();
   }
