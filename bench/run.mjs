@@ -153,8 +153,10 @@ try {
   }
   await sleep(1000);
   for (let round = 1; round <= ROUNDS; round++) {
+    // Every other round runs the variants in reverse, so no variant always follows the same neighbour.
+    const order = round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse();
     for (const adapter of ADAPTERS) {
-      for (const variant of VARIANTS) {
+      for (const variant of order) {
         const r = await measure(apps[adapter][variant.mode], variant);
         ((results[adapter] ??= {})[variant.id] ??= []).push(r);
         process.stderr.write(
@@ -266,7 +268,7 @@ lines.push(
   `Measured on ${date}, ${machine}. \`npm run bench\`: ${ROUNDS} interleaved rounds of ${SECONDS} s per variant`,
 );
 lines.push(
-  `(after a 1 s warm-up), ${CONNECTIONS} connections from autocannon in a separate process, all variants in one run.`,
+  `(after a 1 s warm-up; every other round in reverse order), ${CONNECTIONS} connections from autocannon in a separate process, all variants in one run.`,
 );
 lines.push(
   '"peer" is `@nestjs/cache-manager` (pinned in devDependencies) with its `CacheInterceptor`, keyed by URL.',

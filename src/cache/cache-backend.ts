@@ -392,7 +392,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   }
 
   private readMemory(key: string, scopes: readonly string[], withEntry: boolean, tagged = false): Lookup {
-    const stamp = stampOf(this.memoryGenerations.read(scopes));
+    const stamp = this.memoryGenerations.stamp(scopes);
     const tagTick = tagged ? this.memoryTags.now() : undefined;
     if (!withEntry) return { entry: undefined, stamp, tagTick };
     const entry = this.memory.get(key);

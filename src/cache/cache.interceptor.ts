@@ -11,7 +11,13 @@ import { Reflector } from '@nestjs/core';
 import { catchError, from, mergeMap, of, tap, type Observable } from 'rxjs';
 import { CacheBackend, type Lookup } from './cache-backend.js';
 import { CacheStatsService, type NamespaceCounters } from './cache-stats.service.js';
-import { RequestKeyContext, resolveStoreKey, type CacheRequest, type KeyBuilder } from './cache-key.js';
+import {
+  RequestKeyContext,
+  resolveStoreKey,
+  type CacheRequest,
+  type KeyBuilder,
+  type StoreKey,
+} from './cache-key.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import { CACHED_METADATA, type CachedOptions, type TagsOf } from './cached.metadata.js';
@@ -82,6 +88,8 @@ interface MissState {
 }
 
 const NO_FLIGHT = (): void => undefined;
+/** Resolved store keys remembered (then forgotten all at once): bounded memory for a few µs per hit. */
+const STORE_KEY_MEMO_SIZE = 10_000;
 /** Pause between looks for the entry of another instance that holds the lock. */
 const LOCK_POLL_MS = 25;
 
@@ -142,6 +150,7 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly authHeaders: readonly string[];
   private readonly statusHeader: string;
   private readonly debug: boolean;
+  private readonly storeKeys = new Map<string, StoreKey>();
   /** In-process coalescing of concurrent misses, per full key. */
   private readonly flights = new SingleFlight<StoredResponse>();
 
@@ -267,7 +276,7 @@ export class CacheInterceptor implements NestInterceptor {
     if (built === undefined) return next.handle();
     if (typeof built !== 'string')
       return this.uncached(next, plan, new TypeError(`returned ${typeof built}`));
-    const { key, scopes } = resolveStoreKey(this.options.keyPrefix, plan.namespace, built);
+    const { key, scopes } = this.storeKeyOf(plan.namespace, built);
     const res = context.switchToHttp().getResponse<object>();
     const exchange: Exchange = {
       next,
@@ -285,6 +294,18 @@ export class CacheInterceptor implements NestInterceptor {
     const lookup = this.backend.read(key, scopes, !directives.noCache, plan.tags !== undefined);
     if (isPromise(lookup)) return from(lookup).pipe(mergeMap((found) => this.decide(exchange, found)));
     return this.decide(exchange, lookup);
+  }
+
+  /** Where a built key is stored and its scopes; the same object for the same key (popular keys repeat). */
+  private storeKeyOf(namespace: string, built: string): StoreKey {
+    const id = `${namespace}\n${built}`;
+    let resolved = this.storeKeys.get(id);
+    if (resolved === undefined) {
+      resolved = resolveStoreKey(this.options.keyPrefix, namespace, built);
+      if (this.storeKeys.size >= STORE_KEY_MEMO_SIZE) this.storeKeys.clear();
+      this.storeKeys.set(id, resolved);
+    }
+    return resolved;
   }
 
   /** Hit, stale, coalesced or miss, from what the lookup found. */

@@ -26,6 +26,10 @@ export function stampOf(generations: readonly string[]): string {
 /** Generations of one process, bounded: a forgotten scope comes back with a new generation (a miss, never stale). */
 export class MemoryGenerations implements Generations {
   private readonly current = new Map<string, string>();
+  /** Changes whenever any generation does (created, bumped, forgotten). */
+  private version = 0;
+  /** The last stamp computed for a scopes array (the interceptor reuses one array per key). */
+  private readonly stamps = new WeakMap<readonly string[], { version: number; stamp: string }>();
 
   constructor(private readonly maxScopes = 100_000) {}
 
@@ -35,6 +39,7 @@ export class MemoryGenerations implements Generations {
       let generation = this.current.get(scope);
       if (generation === undefined) {
         generation = newGeneration();
+        this.version++;
         this.current.set(scope, generation);
         if (this.current.size > this.maxScopes) {
           const oldest = this.current.keys().next().value;
@@ -46,7 +51,17 @@ export class MemoryGenerations implements Generations {
     return out;
   }
 
+  /** `stampOf(read(scopes))`, computed once for as long as no generation changes. */
+  stamp(scopes: readonly string[]): string {
+    const cached = this.stamps.get(scopes);
+    if (cached !== undefined && cached.version === this.version) return cached.stamp;
+    const stamp = stampOf(this.read(scopes));
+    this.stamps.set(scopes, { version: this.version, stamp });
+    return stamp;
+  }
+
   bump(scopes: readonly string[]): string[] {
+    this.version++;
     return scopes.map((scope) => {
       const generation = newGeneration();
       this.current.delete(scope);
