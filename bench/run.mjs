@@ -85,6 +85,8 @@ function load(url, path, seconds, distinctKeys) {
 }
 
 async function measure(app, variant) {
+  // Let the previous variant's process settle (GC, timers): it shares the app core with this one.
+  await sleep(1000);
   load(app.url, variant.path, 1, variant.distinctKeys); // warm-up (and, for hits, the first MISS)
   const before = cpuTicks(app.pid);
   const result = load(app.url, variant.path, SECONDS, variant.distinctKeys);
@@ -268,7 +270,7 @@ lines.push(
   `Measured on ${date}, ${machine}. \`npm run bench\`: ${ROUNDS} interleaved rounds of ${SECONDS} s per variant`,
 );
 lines.push(
-  `(after a 1 s warm-up; every other round in reverse order), ${CONNECTIONS} connections from autocannon in a separate process, all variants in one run.`,
+  `(after a 1 s pause and a 1 s warm-up; every other round in reverse order), ${CONNECTIONS} connections from autocannon in a separate process, all variants in one run.`,
 );
 lines.push(
   '"peer" is `@nestjs/cache-manager` (pinned in devDependencies) with its `CacheInterceptor`, keyed by URL.',
