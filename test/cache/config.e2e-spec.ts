@@ -3,7 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cached, CacheModule, CacheStatusService } from '../../src/cache/index.js';
 import { freePort } from '../helpers/redis.js';
 
@@ -61,9 +61,11 @@ async function boot(imports: unknown[], logger: LoggerService | false = false) {
 }
 
 describe('CacheModule configuration', () => {
-  afterEach(() => {
+  const clear = () => {
     for (const name of ENV_NAMES) delete process.env[name];
-  });
+  };
+  beforeEach(clear);
+  afterEach(clear);
 
   it('forRootAsync() reads the environment without ConfigModule', async () => {
     process.env['CACHE_ENABLED'] = 'true';

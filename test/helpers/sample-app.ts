@@ -49,7 +49,7 @@ export async function startSampleApp(
     const owned = redis;
     cleanups.push(() => owned.stop());
   }
-  Object.assign(process.env, {
+  const settings: Record<string, string> = {
     NODE_ENV: 'test',
     JWT_SECRET: 'test-secret-0123456789abcdef',
     DATABASE_URL: databaseUrl,
@@ -61,8 +61,20 @@ export async function startSampleApp(
     ADMIN_PASSWORD: ADMIN.password,
     THROTTLE_ENABLED: 'false',
     ...env,
-  });
-  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'], abortOnError: false });
+  };
+  // The app reads its environment while it is created; what is set for it is put back afterwards, so nothing
+  // leaks into later tests of the same worker.
+  const previous = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, settings);
+  let app: INestApplication;
+  try {
+    app = await NestFactory.create(AppModule, { logger: ['error', 'warn'], abortOnError: false });
+  } finally {
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
   setupApp(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
