@@ -296,7 +296,8 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
     redis: {
       enabled: redisEnabled,
       url: url.toString(),
-      safeUrl: maskPassword(url),
+      // In cluster mode the URL only lends its credentials and scheme: the nodes are what to name.
+      safeUrl: redis.clusterNodes?.length ? `cluster ${redis.clusterNodes.join(',')}` : maskPassword(url),
       hasPassword,
       operationTimeout: positiveInt(
         redis.operationTimeout,

@@ -151,6 +151,8 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly statusHeader: string;
   private readonly debug: boolean;
   private readonly storeKeys = new Map<string, StoreKey>();
+  /** Lookups in flight, per key (see {@link sharedLookup}). */
+  private readonly lookups = new Map<string, Promise<Lookup>>();
   /** In-process coalescing of concurrent misses, per full key. */
   private readonly flights = new SingleFlight<StoredResponse>();
 
@@ -291,9 +293,27 @@ export class CacheInterceptor implements NestInterceptor {
     };
     // no-store: neither read nor write. no-cache: no read, but a fresh write (which needs the current stamp).
     if (directives.noStore) return this.miss(exchange, undefined, undefined, NO_FLIGHT);
-    const lookup = this.backend.read(key, scopes, !directives.noCache, plan.tags !== undefined);
+    const lookup =
+      directives.noCache || !plan.coalesce
+        ? this.backend.read(key, scopes, !directives.noCache, plan.tags !== undefined)
+        : this.sharedLookup(key, scopes, plan.tags !== undefined);
     if (isPromise(lookup)) return from(lookup).pipe(mergeMap((found) => this.decide(exchange, found)));
     return this.decide(exchange, lookup);
+  }
+
+  /**
+   * Concurrent lookups of one key share one read: the requests then decide in arrival order, so the first
+   * miss leads and the others follow it (with an asynchronous store, each would otherwise see no flight yet).
+   */
+  private sharedLookup(key: string, scopes: readonly string[], tagged: boolean): Lookup | Promise<Lookup> {
+    const pending = this.lookups.get(key);
+    if (pending !== undefined) return pending;
+    const lookup = this.backend.read(key, scopes, true, tagged);
+    if (!isPromise(lookup)) return lookup;
+    this.lookups.set(key, lookup);
+    // read() never rejects.
+    void lookup.then(() => this.lookups.delete(key));
+    return lookup;
   }
 
   /** Where a built key is stored and its scopes; the same object for the same key (popular keys repeat). */
