@@ -31,9 +31,10 @@ class Prepared implements SqliteStatement {
 /** A libsql database (an SQLite file, no server) in the shape Kysely's SqliteDialect expects. */
 export function openSqliteFile(path: string): SqliteDatabase {
   const db = new Sqlite(path);
-  // WAL lets several processes share the file; the busy timeout makes writers wait instead of failing.
-  db.pragma('journal_mode = WAL');
+  // The busy timeout first: switching to WAL takes a lock that another process starting on the same file may
+  // hold, and must wait for it rather than fail. WAL then lets several processes share the file.
   db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   return {
     close: () => db.close(),
