@@ -108,7 +108,13 @@ export async function spawnRedis(extraArgs: string[] = [], fixedPort?: number): 
         ],
         { stdio: 'ignore' },
       );
-      await waitFor(() => ping(port), 10_000, `redis-server on port ${port}`);
+      try {
+        await waitFor(() => ping(port), 10_000, `redis-server on port ${port}`);
+      } catch (error) {
+        // Never leave a server behind when it did not come up in time.
+        child.kill('SIGKILL');
+        throw error;
+      }
     },
     async kill() {
       child?.kill('SIGCONT');
