@@ -3,10 +3,10 @@
 // Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 3), BENCH_ADAPTERS (default fastify,express).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, median, sleep } from './util.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -17,8 +17,6 @@ const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK']).toString
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0 && cpus().length >= 2;
 const pinned = (core, command, args) =>
   hasTaskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const VARIANTS = [
   { id: 'floor', name: 'undecorated route (floor)', mode: 'ours-memory', path: '/floor' },
@@ -46,16 +44,6 @@ const VARIANTS = [
   { id: 'disabled', name: 'ours: @Cached, caching disabled', mode: 'ours-disabled', path: '/hit' },
   { id: 'disabled-floor', name: 'undecorated, same (disabled) app', mode: 'ours-disabled', path: '/floor' },
 ];
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function cpuTicks(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

@@ -3,7 +3,6 @@
 // Needs `npm run build` first; starts its own redis-server on a free port. Usage: node bench/scale.mjs
 import { createClient } from '@keyv/redis';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,19 +10,7 @@ import { CacheBackend } from '../dist/cache/cache-backend.js';
 import { resolveCacheOptions } from '../dist/cache/cache.config.js';
 import { resolveStoreKey } from '../dist/cache/cache-key.js';
 import { RedisGenerations } from '../dist/cache/stores/generations.js';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, median, sleep } from './util.mjs';
 
 const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'));

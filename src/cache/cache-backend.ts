@@ -6,7 +6,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { CacheTimeoutError } from './cache.errors.js';
+import { CacheTimeoutError, errorMessage } from './cache.errors.js';
 import { CacheStatsService } from './cache-stats.service.js';
 import type { ResolvedCacheOptions } from './cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
@@ -216,13 +216,16 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Stores an entry without waiting for it; failures are counted and logged, never thrown. */
-  write(key: string, value: StoredResponse, ttlMs: number): void {
+  /**
+   * Stores an entry. Callers need not wait: the result settles (never rejects) once the entry is stored or
+   * the write failed; failures are counted and logged, never thrown.
+   */
+  write(key: string, value: StoredResponse, ttlMs: number): Promise<void> {
     const redis = this.activeRedis();
     if (redis === undefined || this.redisTags === undefined) {
       if (value.tags !== undefined) this.memoryTags.register(value.tags);
       this.writeMemory(key, value, ttlMs);
-      return;
+      return Promise.resolve();
     }
     const tags = this.redisTags;
     // Both go out now, before the response: a read that finds the entry before its tag records treats the
@@ -231,8 +234,8 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       value.tags !== undefined && value.tags.length > 0 ? tags.register(value.tags) : undefined,
       redis.set(key, value, ttlMs),
     ]);
-    withDeadline(stored, this.options.redis.operationTimeout, 'set').then(
-      () => (this.failures = 0),
+    const written = withDeadline(stored, this.options.redis.operationTimeout, 'set').then(
+      () => void (this.failures = 0),
       (error: unknown) => this.redisFailed('write', error),
     );
     if (this.l1Live && this.l1 !== undefined && this.bus !== undefined) {
@@ -241,6 +244,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         .publish({ type: 'overwrite', key })
         .catch((error: unknown) => this.redisFailed('publish', error));
     }
+    return written;
   }
 
   /**
@@ -299,7 +303,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.remember(scopes);
       this.logger.warn(
-        `${what} could not reach Redis (${describe(error)}); it will be applied before Redis serves again`,
+        `${what} could not reach Redis (${errorMessage(error)}); it will be applied before Redis serves again`,
       );
       this.openBreaker();
     }
@@ -344,7 +348,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       );
     } catch (error) {
       // It expires on its own (lockTtl).
-      this.logger.debug(`Redis unlock of ${key} failed: ${describe(error)}`);
+      this.logger.debug(`Redis unlock of ${key} failed: ${errorMessage(error)}`);
     }
   }
 
@@ -422,13 +426,13 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   }
 
   private redisFailed(operation: string, error: unknown): void {
-    this.logger.debug(`Redis ${operation} failed open: ${describe(error)}`);
+    this.logger.debug(`Redis ${operation} failed open: ${errorMessage(error)}`);
     if (error instanceof CacheTimeoutError) this.stats.store.timeouts++;
     else this.stats.store.errors++;
     this.failures++;
     if (this.failures >= BREAKER_THRESHOLD && !this.breakerOpen) {
       this.logger.warn(
-        `Redis failed ${this.failures} times in a row (last: ${describe(error)}); serving from memory until it answers again`,
+        `Redis failed ${this.failures} times in a row (last: ${errorMessage(error)}); serving from memory until it answers again`,
       );
       this.openBreaker();
     }
@@ -483,7 +487,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
       this.outageLogged = false;
       if (wasOpen) this.logger.log(`Redis at ${this.options.redis.safeUrl} answers; caching in Redis`);
     } catch (error) {
-      this.logger.debug(`Redis probe failed: ${describe(error)}`);
+      this.logger.debug(`Redis probe failed: ${errorMessage(error)}`);
       this.breakerOpen = true;
       this.scheduleProbe(this.openMs);
       this.openMs = Math.min(this.openMs * 2, BREAKER_MAX_OPEN_MS);
@@ -501,17 +505,11 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     if (this.outageLogged) return;
     this.outageLogged = true;
     this.logger.warn(
-      `Redis at ${this.options.redis.safeUrl} is unreachable (${describe(error)}); caching in memory until it answers`,
+      `Redis at ${this.options.redis.safeUrl} is unreachable (${errorMessage(error)}); caching in memory until it answers`,
     );
   }
 }
 
 function isValid(entry: StoredResponse | undefined, stamp: string): entry is StoredResponse {
   return entry !== undefined && entry.stamp === stamp && entry.staleUntil > Date.now();
-}
-
-/** An error's message without anything that could carry a credential (node-redis messages do not). */
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
 }

@@ -1,3 +1,9 @@
+/** An error's message for a log line (node-redis and our own messages carry no credentials). */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
 /** Base class of every error this module raises; `code` is stable and safe to match on. */
 export class CacheError extends Error {
   constructor(

@@ -10,6 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { catchError, from, mergeMap, of, tap, type Observable } from 'rxjs';
 import { CacheBackend, type Lookup } from './cache-backend.js';
+import { errorMessage } from './cache.errors.js';
 import { CacheStatsService, type NamespaceCounters } from './cache-stats.service.js';
 import {
   RequestKeyContext,
@@ -84,7 +85,7 @@ interface MissState {
   /** The handler's value, for computing tags. */
   value: unknown;
   /** Ends this request's flight (coalesced followers receive the entry, or run the handler themselves). */
-  settle: (entry: StoredResponse | undefined) => void;
+  settle: (entry: StoredResponse | undefined, written?: Promise<void>) => void;
 }
 
 const NO_FLIGHT = (): void => undefined;
@@ -107,10 +108,6 @@ function toTagsOf(tags: CachedOptions['tags']): TagsOf | undefined {
 
 function elapsed(started: number): string {
   return (performance.now() - started).toFixed(2);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
@@ -211,7 +208,7 @@ export class CacheInterceptor implements NestInterceptor {
 
   private uncached(next: CallHandler, plan: RoutePlan, error: unknown): Observable<unknown> {
     this.logger.warn(
-      `Key builder of ${plan.className}.${plan.handlerName} failed (${error instanceof Error ? error.message : String(error)}); served uncached`,
+      `Key builder of ${plan.className}.${plan.handlerName} failed (${errorMessage(error)}); served uncached`,
     );
     return next.handle();
   }
@@ -382,9 +379,11 @@ export class CacheInterceptor implements NestInterceptor {
         const release =
           token === undefined
             ? settle
-            : (stored: StoredResponse | undefined) => {
+            : (stored: StoredResponse | undefined, written?: Promise<void>) => {
                 settle(stored);
-                void this.backend.unlock(exchange.key, token);
+                // Released once the entry is in Redis: an instance that then finds the lock free finds the
+                // entry too, instead of computing it again.
+                void (written ?? Promise.resolve()).then(() => this.backend.unlock(exchange.key, token));
               };
         return this.miss(exchange, writable, undefined, release);
       }),
@@ -401,12 +400,23 @@ export class CacheInterceptor implements NestInterceptor {
   ): Promise<{ entry?: StoredResponse; token?: string }> {
     const ttl = this.options.stampede.lockTtl;
     const deadline = Date.now() + ttl;
-    for (;;) {
-      const token = await this.backend.tryLock(exchange.key, ttl);
-      if (token !== null) return { token };
-      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    const stored = async () => {
       const found = await this.backend.read(exchange.key, exchange.scopes);
-      if (found.entry !== undefined && found.stamp === stamp) return { entry: found.entry };
+      return found.entry !== undefined && found.stamp === stamp ? found.entry : undefined;
+    };
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.backend.tryLock(exchange.key, ttl);
+      if (token === undefined || (token !== null && attempt === 0)) return { token };
+      if (token !== null) {
+        // Taken after waiting: the previous holder may have stored the entry just before it let go.
+        const entry = await stored();
+        if (entry === undefined) return { token };
+        await this.backend.unlock(exchange.key, token);
+        return { entry };
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+      const entry = await stored();
+      if (entry !== undefined) return { entry };
       if (Date.now() >= deadline) return {};
     }
   }
@@ -443,7 +453,7 @@ export class CacheInterceptor implements NestInterceptor {
     exchange: Exchange,
     stamp: string | undefined,
     stale: StoredResponse | undefined,
-    settle: (entry: StoredResponse | undefined) => void,
+    settle: (entry: StoredResponse | undefined, written?: Promise<void>) => void,
   ): Observable<unknown> {
     const { access, res, key } = exchange;
     exchange.plan.counters.misses++;
@@ -460,7 +470,7 @@ export class CacheInterceptor implements NestInterceptor {
         return this.sendMiss(exchange, send, payload, state);
       } catch (error) {
         // Capturing failed (for example a payload JSON cannot represent): send it the adapter's way, uncached.
-        this.logger.warn(`Could not cache ${key}: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(`Could not cache ${key}: ${errorMessage(error)}`);
         settle(undefined);
         return send(payload);
       }
@@ -485,7 +495,7 @@ export class CacheInterceptor implements NestInterceptor {
     if (stale === undefined) return handled;
     return handled.pipe(
       catchError((error: unknown) => {
-        this.logger.warn(`Refresh of ${key} failed (${describe(error)}); serving the stale entry`);
+        this.logger.warn(`Refresh of ${key} failed (${errorMessage(error)}); serving the stale entry`);
         return this.hit(exchange, stale, 'STALE');
       }),
     );
@@ -530,8 +540,8 @@ export class CacheInterceptor implements NestInterceptor {
       computeMs: Math.round(performance.now() - exchange.started),
       ...(tags !== undefined && state.tagTick !== undefined ? { tags, tagTick: state.tagTick } : {}),
     };
-    if (writable) this.backend.write(key, entry, ttlMs + plan.graceSeconds * 1000);
-    state.settle(writable ? entry : undefined);
+    const written = writable ? this.backend.write(key, entry, ttlMs + plan.graceSeconds * 1000) : undefined;
+    state.settle(writable ? entry : undefined, written);
     // HEAD and no-store requests still describe the representation a GET would store.
     this.setCacheHeaders(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
     if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag))
@@ -547,7 +557,7 @@ export class CacheInterceptor implements NestInterceptor {
       return [...new Set(tags.filter((tag): tag is string => typeof tag === 'string' && tag !== ''))];
     } catch (error) {
       this.logger.warn(
-        `Tags of ${plan.className}.${plan.handlerName} failed (${describe(error)}); not cached`,
+        `Tags of ${plan.className}.${plan.handlerName} failed (${errorMessage(error)}); not cached`,
       );
       return undefined;
     }

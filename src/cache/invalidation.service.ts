@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { CacheBackend } from './cache-backend.js';
 import { encodeKeySegment, prefixScope } from './cache-key.js';
-import type { ResolvedCacheOptions } from './cache-options.interface.js';
-import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 
 /** Namespaces the built-in key builders and the invalidation shortcuts agree on. */
 export const CacheNamespaces = {
@@ -25,10 +23,7 @@ export const CacheNamespaces = {
  */
 @Injectable()
 export class InvalidationService {
-  constructor(
-    private readonly backend: CacheBackend,
-    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
-  ) {}
+  constructor(private readonly backend: CacheBackend) {}
 
   /**
    * Every entry that belongs to the user: in any namespace, the entries whose first key segment after the
@@ -82,10 +77,5 @@ export class InvalidationService {
   /** Every entry this module wrote (only keys under its prefix: generations are per prefix). */
   invalidateAll(): Promise<void> {
     return this.backend.invalidate(['*']);
-  }
-
-  /** The key prefix this service invalidates under. */
-  get keyPrefix(): string {
-    return this.options.keyPrefix;
   }
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheStatusService } from '../helpers/internals.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { FixtureModule, startApp } from '../fixtures/cache-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const skip = skipWithoutRedis('Redis authentication e2e', canSpawnRedis());
 const PASSWORD = 'p@ss:w/rd%#?&= é';
@@ -19,14 +20,6 @@ class Lines implements LoggerService {
   }
   warn(message: unknown) {
     this.log(message);
-  }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 

@@ -4,16 +4,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CacheStatusService, InvalidationService } from '../helpers/internals.js';
 import { canSpawnRedis, freePort, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { ADAPTERS, FixtureModule, Runs, startApp } from '../fixtures/cache-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const skip = skipWithoutRedis('Redis HTTP e2e', canSpawnRedis());
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function timed(url: string, init?: RequestInit): Promise<{ res: Response; ms: number; body: string }> {
   const started = performance.now();

@@ -26,57 +26,65 @@ async function ready(store: RedisStore): Promise<void> {
 
 const redisAvailable = process.env['REDIS_URL'] !== undefined || canSpawnRedis();
 if (!skipWithoutRedis('store contract on Redis', redisAvailable)) {
-  describeStoreContract('redis', async (): Promise<ContractSubject> => {
-    const server = await sharedOrOwnedRedis();
-    if (server === undefined) throw new Error('no Redis');
-    const store = new RedisStore(
-      { url: server.url, connectTimeout: 2000 },
-      { ready: () => undefined, error: () => undefined },
-    );
-    store.connect();
-    await ready(store);
-    // A separate connection for what the test does behind the store's back.
-    const raw = createClient({ url: server.url });
-    await raw.connect();
-    const generations = new RedisGenerations(store.commands, runId);
-    return {
-      store,
-      generations,
-      prefix: runId,
-      plant: async (key, value) => void (await raw.set(key, value)),
-      forgetGeneration: async (scope) => void (await raw.del(generations.keyOf(scope))),
-      teardown: async () => {
-        // Only this run's keys: a shared server (REDIS_URL) is never flushed.
-        for await (const keys of raw.scanIterator({ MATCH: `${runId}*`, COUNT: 500 })) {
-          if (keys.length > 0) await raw.unlink(keys);
-        }
-        raw.destroy();
-        await store.close();
-        await server.stop();
-      },
-    };
-  });
+  describeStoreContract(
+    'redis',
+    async (): Promise<ContractSubject> => {
+      const server = await sharedOrOwnedRedis();
+      if (server === undefined) throw new Error('no Redis');
+      const store = new RedisStore(
+        { url: server.url, connectTimeout: 2000 },
+        { ready: () => undefined, error: () => undefined },
+      );
+      store.connect();
+      await ready(store);
+      // A separate connection for what the test does behind the store's back.
+      const raw = createClient({ url: server.url });
+      await raw.connect();
+      const generations = new RedisGenerations(store.commands, runId);
+      return {
+        store,
+        generations,
+        prefix: runId,
+        plant: async (key, value) => void (await raw.set(key, value)),
+        forgetGeneration: async (scope) => void (await raw.del(generations.keyOf(scope))),
+        teardown: async () => {
+          // Only this run's keys: a shared server (REDIS_URL) is never flushed.
+          for await (const keys of raw.scanIterator({ MATCH: `${runId}*`, COUNT: 500 })) {
+            if (keys.length > 0) await raw.unlink(keys);
+          }
+          raw.destroy();
+          await store.close();
+          await server.stop();
+        },
+      };
+    },
+    { corruptible: true, losesGenerations: true },
+  );
 }
 
 if (!skipWithoutRedis('store contract on Redis Cluster', canSpawnRedis())) {
-  describeStoreContract('redis cluster (3 masters)', async (): Promise<ContractSubject> => {
-    const cluster = await spawnCluster();
-    const store = new RedisStore(
-      { url: 'redis://127.0.0.1', connectTimeout: 2000, clusterNodes: cluster.addresses },
-      { ready: () => undefined, error: () => undefined },
-    );
-    store.connect();
-    await ready(store);
-    const generations = new RedisGenerations(store.commands, runId);
-    return {
-      store,
-      generations,
-      prefix: runId,
-      plant: async (key, value) => void (await store.commands.set(key, value)),
-      teardown: async () => {
-        await store.close();
-        await cluster.stop();
-      },
-    };
-  });
+  describeStoreContract(
+    'redis cluster (3 masters)',
+    async (): Promise<ContractSubject> => {
+      const cluster = await spawnCluster();
+      const store = new RedisStore(
+        { url: 'redis://127.0.0.1', connectTimeout: 2000, clusterNodes: cluster.addresses },
+        { ready: () => undefined, error: () => undefined },
+      );
+      store.connect();
+      await ready(store);
+      const generations = new RedisGenerations(store.commands, runId);
+      return {
+        store,
+        generations,
+        prefix: runId,
+        plant: async (key, value) => void (await store.commands.set(key, value)),
+        teardown: async () => {
+          await store.close();
+          await cluster.stop();
+        },
+      };
+    },
+    { corruptible: true },
+  );
 }

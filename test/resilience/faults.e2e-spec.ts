@@ -5,7 +5,8 @@ import { CacheBackend, CacheStatusService } from '../helpers/internals.js';
 import { canSpawnRedis, freePort, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { startApp } from '../fixtures/cache-fixture.js';
 import { StampedeModule } from '../fixtures/stampede-fixture.js';
-import { runScenario, sleep, type LoadReport } from './harness.js';
+import { runScenario, type LoadReport } from './harness.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const skip = skipWithoutRedis('fault-injection suite', canSpawnRedis());
 
@@ -18,14 +19,6 @@ const MAX_LATENCY_MS = HANDLER_MS + OPERATION_TIMEOUT_MS + MARGIN_MS;
 const reports: LoadReport[] = [];
 let unhandled = 0;
 const onUnhandled = () => unhandled++;
-
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function expectHealthy(report: LoadReport): void {
   reports.push(report);

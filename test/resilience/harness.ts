@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Worker } from 'node:worker_threads';
 import { InvalidationService } from '../helpers/internals.js';
 import { Behaviour } from '../fixtures/stampede-fixture.js';
+import { sleep } from '../helpers/wait.js';
 
 /** One request as the load worker saw it. */
 interface Sample {
@@ -40,8 +41,6 @@ export interface ScenarioOptions {
   /** Injects the fault; runs alongside the load, from its start. */
   inject?: () => Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -131,5 +130,3 @@ export async function runScenario(options: ScenarioOptions): Promise<LoadReport>
     invalidations: commits.length,
   };
 }
-
-export { sleep };

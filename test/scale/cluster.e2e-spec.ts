@@ -4,18 +4,11 @@ import { CacheBackend, CacheStatusService, InvalidationService } from '../helper
 import { canSpawnRedis, skipWithoutRedis, spawnCluster, type OwnedCluster } from '../helpers/redis.js';
 import { startApp } from '../fixtures/cache-fixture.js';
 import { StampedeModule } from '../fixtures/stampede-fixture.js';
-import { runScenario, sleep } from '../resilience/harness.js';
+import { runScenario } from '../resilience/harness.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const skip = skipWithoutRedis('Redis Cluster e2e', canSpawnRedis());
 const prefix = 'cluster-e2e';
-
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });

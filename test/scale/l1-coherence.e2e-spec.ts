@@ -4,18 +4,14 @@ import { resolveStoreKey } from '../../src/cache/cache-key.js';
 import { CacheBackend, CacheStatusService, InvalidationService } from '../helpers/internals.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { FixtureModule, startApp } from '../fixtures/cache-fixture.js';
+import { waitUntil as waitUntilPolling } from '../helpers/wait.js';
+
+/** Polls on every turn of the event loop, so that delays are measured to a fraction of a millisecond. */
+const waitUntil = (check: () => boolean, timeoutMs: number, what: string) =>
+  waitUntilPolling(check, timeoutMs, what, 0);
 
 const skip = skipWithoutRedis('L1 coherence e2e', canSpawnRedis());
 const prefix = 'l1-e2e';
-
-/** Polls on every turn of the event loop, so that delays are measured to a fraction of a millisecond. */
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 async function xCache(url: string): Promise<string | null> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });

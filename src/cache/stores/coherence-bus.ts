@@ -55,11 +55,6 @@ export class CoherenceBus {
     });
   }
 
-  /** Whether messages are being received now. */
-  get live(): boolean {
-    return !this.closed && this.subscribed && this.subscriber.isReady;
-  }
-
   /** Connects and subscribes in the background. */
   start(): void {
     this.subscriber
