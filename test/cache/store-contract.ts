@@ -15,9 +15,9 @@ export interface ContractSubject {
   generations: Generations;
   prefix: string;
   /** Writes a raw value under a key, bypassing the store's format (stores that can be corrupted only). */
-  plant?(key: string, raw: string): Promise<void>;
+  plant?: (key: string, raw: string) => Promise<void>;
   /** Forgets one generation, as an eviction or a restarted server would. */
-  forgetGeneration?(scope: string): Promise<void>;
+  forgetGeneration?: (scope: string) => Promise<void>;
   teardown(): Promise<void>;
 }
 
