@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CacheBackend } from '../dist/cache/cache-backend.js';
+import { CacheBackend } from '../dist/cache/engine/cache-backend.js';
 import { resolveCacheOptions } from '../dist/cache/cache.config.js';
-import { resolveStoreKey } from '../dist/cache/cache-key.js';
+import { resolveStoreKey } from '../dist/cache/http/cache-key.js';
 import { RedisGenerations } from '../dist/cache/stores/generations.js';
 import { freePort, median, sleep } from './util.mjs';
 

@@ -1,4 +1,4 @@
-import type { KeyBuilder, UserIdResolver } from './cache-key.js';
+import type { KeyBuilder, UserIdResolver } from './http/cache-key.js';
 
 /** Connection settings of the Redis backend. */
 export interface RedisCacheOptions {

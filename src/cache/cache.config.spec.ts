@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cacheOptionsFromEnv, resolveCacheOptions } from './cache.config.js';
 import { CacheConfigError } from './cache.errors.js';
-import { defaultUserIdResolver } from './cache-key.js';
+import { defaultUserIdResolver } from './http/cache-key.js';
 import type { CacheModuleOptions } from './cache-options.interface.js';
 
 type Env = Record<string, unknown>;

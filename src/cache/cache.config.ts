@@ -1,5 +1,5 @@
 import { CacheConfigError } from './cache.errors.js';
-import { defaultUserIdResolver, isValidKeyName } from './cache-key.js';
+import { defaultUserIdResolver, isValidKeyName } from './http/cache-key.js';
 import type { CacheModuleOptions, ResolvedCacheOptions } from './cache-options.interface.js';
 
 /** Reads one variable; `ConfigService` and `process.env` both fit. */

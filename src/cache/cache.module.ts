@@ -1,22 +1,22 @@
 import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
-import { CacheBackend } from './cache-backend.js';
+import { CacheBackend } from './engine/cache-backend.js';
 import { cacheOptionsFromEnv, resolveCacheOptions } from './cache.config.js';
 import { CACHE_MODULE_OPTIONS, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
-import { CacheInterceptor } from './cache.interceptor.js';
+import { CacheInterceptor } from './http/cache.interceptor.js';
 import {
   CACHE_ASYNC_OPTIONS_TYPE,
   CACHE_OPTIONS_TYPE,
   ConfigurableCacheModule,
 } from './cache.module-definition.js';
 import type { CacheModuleOptions } from './cache-options.interface.js';
-import { CacheRoutePruner } from './cache-route-pruner.js';
-import { CacheStatusService } from './cache-status.service.js';
-import { CacheStatsService } from './cache-stats.service.js';
-import { CacheMetricsExporter } from './cache-metrics.exporter.js';
-import { InvalidateCacheInterceptor } from './invalidate-cache.interceptor.js';
-import { InvalidationService } from './invalidation.service.js';
+import { CacheRoutePruner } from './http/cache-route-pruner.js';
+import { CacheStatusService } from './observability/cache-status.service.js';
+import { CacheStatsService } from './observability/cache-stats.service.js';
+import { CacheMetricsExporter } from './observability/cache-metrics.exporter.js';
+import { InvalidateCacheInterceptor } from './invalidation/invalidate-cache.interceptor.js';
+import { InvalidationService } from './invalidation/invalidation.service.js';
 
 /** Reads the cache's environment variables through the application's `ConfigService`, or `process.env`. */
 function optionsFromConfig(config: ConfigService | undefined): CacheModuleOptions {

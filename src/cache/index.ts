@@ -7,20 +7,23 @@ export {
   CACHE_ENV_VARIABLES,
   type EnvReader,
 } from './cache.config.js';
-export { Cached } from './cached.decorator.js';
-export type { CachedOptions, TagsOf } from './cached.metadata.js';
-export { InvalidateCache } from './invalidate-cache.decorator.js';
-export type { InvalidateCacheOptions, InvalidationTargets } from './invalidate-cache.metadata.js';
-export { InvalidateCacheInterceptor } from './invalidate-cache.interceptor.js';
-export { CacheInterceptor, type RoutePlan } from './cache.interceptor.js';
-export { InvalidationService, CacheNamespaces } from './invalidation.service.js';
-export { CacheStatusService } from './cache-status.service.js';
+export { Cached } from './http/cached.decorator.js';
+export type { CachedOptions, TagsOf } from './http/cached.metadata.js';
+export { InvalidateCache } from './invalidation/invalidate-cache.decorator.js';
+export type {
+  InvalidateCacheOptions,
+  InvalidationTargets,
+} from './invalidation/invalidate-cache.metadata.js';
+export { InvalidateCacheInterceptor } from './invalidation/invalidate-cache.interceptor.js';
+export { CacheInterceptor, type RoutePlan } from './http/cache.interceptor.js';
+export { InvalidationService, CacheNamespaces } from './invalidation/invalidation.service.js';
+export { CacheStatusService } from './observability/cache-status.service.js';
 export {
   CacheStatsService,
   type CacheStatsSnapshot,
   type NamespaceCounters,
   type StoreCounters,
-} from './cache-stats.service.js';
+} from './observability/cache-stats.service.js';
 export type { CacheBackendName } from './stores/cache-store.interface.js';
 export {
   encodeKeySegment,
@@ -30,7 +33,7 @@ export {
   type KeyBuilder,
   type KeyContext,
   type UserIdResolver,
-} from './cache-key.js';
+} from './http/cache-key.js';
 export {
   defaultKeyBuilder,
   userScopedKeyBuilder,
@@ -40,5 +43,5 @@ export {
   apiKeySingleKeyBuilder,
   userScoped,
   type PaginationKeyOptions,
-} from './key-builders.js';
+} from './http/key-builders.js';
 export { CacheError, CacheConfigError, CacheTimeoutError, CacheDefinitionError } from './cache.errors.js';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveStoreKey } from '../../src/cache/cache-key.js';
+import { resolveStoreKey } from '../../src/cache/http/cache-key.js';
 import { CacheBackend, CacheStatusService, InvalidationService } from '../helpers/internals.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { FixtureModule, startApp } from '../fixtures/cache-fixture.js';

@@ -1,4 +1,4 @@
-import { encodeKeySegment } from '../cache-key.js';
+import { encodeKeySegment } from '../http/cache-key.js';
 
 /**
  * Tag invalidation without listing the entries of a tag. A clock ticks on every tag invalidation, and each tag

@@ -1,7 +1,7 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { mergeMap, type Observable } from 'rxjs';
-import type { CacheRequest } from './cache-key.js';
+import type { CacheRequest } from '../http/cache-key.js';
 import { INVALIDATE_CACHE_METADATA, type InvalidationTargets } from './invalidate-cache.metadata.js';
 import { InvalidationService } from './invalidation.service.js';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import type { ResolvedCacheOptions } from './cache-options.interface.js';
-import { NEST_INTERCEPTORS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { NEST_INTERCEPTORS_METADATA, RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheInterceptor } from './cache.interceptor.js';
 import { CACHED_METADATA } from './cached.metadata.js';
 

@@ -6,23 +6,23 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { CacheTimeoutError, errorMessage } from './cache.errors.js';
-import { CacheStatsService } from './cache-stats.service.js';
-import type { ResolvedCacheOptions } from './cache-options.interface.js';
-import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
-import type { CacheBackendName, StoredResponse } from './stores/cache-store.interface.js';
-import { withDeadline } from './stores/deadline.js';
-import { CoherenceBus, type BusClient, type CoherenceMessage } from './stores/coherence-bus.js';
+import { CacheTimeoutError, errorMessage } from '../cache.errors.js';
+import { CacheStatsService } from '../observability/cache-stats.service.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import type { CacheBackendName, StoredResponse } from '../stores/cache-store.interface.js';
+import { withDeadline } from '../stores/deadline.js';
+import { CoherenceBus, type BusClient, type CoherenceMessage } from '../stores/coherence-bus.js';
 import {
   LocalGenerations,
   MemoryGenerations,
   newGeneration,
   RedisGenerations,
   stampOf,
-} from './stores/generations.js';
-import { MemoryStore } from './stores/memory.store.js';
-import { MemoryTagClock, RedisTagClock, tagsStillValid } from './stores/tag-clock.js';
-import { RedisStore } from './stores/redis.store.js';
+} from '../stores/generations.js';
+import { MemoryStore } from '../stores/memory.store.js';
+import { MemoryTagClock, RedisTagClock, tagsStillValid } from '../stores/tag-clock.js';
+import { RedisStore } from '../stores/redis.store.js';
 
 /** Consecutive Redis failures (errors or missed deadlines) that open the circuit breaker. */
 const BREAKER_THRESHOLD = 3;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { CacheBackend } from './cache-backend.js';
-import { encodeKeySegment, prefixScope } from './cache-key.js';
+import { CacheBackend } from '../engine/cache-backend.js';
+import { encodeKeySegment, prefixScope } from '../http/cache-key.js';
 
 /** Namespaces the built-in key builders and the invalidation shortcuts agree on. */
 export const CacheNamespaces = {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { CacheBackend } from './cache-backend.js';
-import type { CacheBackendName } from './stores/cache-store.interface.js';
+import { CacheBackend } from '../engine/cache-backend.js';
+import type { CacheBackendName } from '../stores/cache-store.interface.js';
 
 /** Read-only view of the cache's state, for health checks and diagnostics. */
 @Injectable()

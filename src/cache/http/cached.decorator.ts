@@ -1,5 +1,5 @@
 import { applyDecorators, UseInterceptors } from '@nestjs/common';
-import { CacheDefinitionError } from './cache.errors.js';
+import { CacheDefinitionError } from '../cache.errors.js';
 import { isValidKeyName } from './cache-key.js';
 import { CacheInterceptor } from './cache.interceptor.js';
 import { CACHED_METADATA, type CachedOptions } from './cached.metadata.js';

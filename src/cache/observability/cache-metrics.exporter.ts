@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { ResolvedCacheOptions } from './cache-options.interface.js';
-import { RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
-import { CacheConfigError } from './cache.errors.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import { CacheConfigError } from '../cache.errors.js';
 import { CacheStatsService } from './cache-stats.service.js';
 import { CacheStatusService } from './cache-status.service.js';
 

@@ -9,9 +9,9 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, from, mergeMap, of, tap, type Observable } from 'rxjs';
-import { CacheBackend, type Lookup } from './cache-backend.js';
-import { errorMessage } from './cache.errors.js';
-import { CacheStatsService, type NamespaceCounters } from './cache-stats.service.js';
+import { CacheBackend, type Lookup } from '../engine/cache-backend.js';
+import { errorMessage } from '../cache.errors.js';
+import { CacheStatsService, type NamespaceCounters } from '../observability/cache-stats.service.js';
 import {
   RequestKeyContext,
   resolveStoreKey,
@@ -19,19 +19,19 @@ import {
   type KeyBuilder,
   type StoreKey,
 } from './cache-key.js';
-import type { ResolvedCacheOptions } from './cache-options.interface.js';
-import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { NEST_ROUTE_ARGS_METADATA, RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CACHED_METADATA, type CachedOptions, type TagsOf } from './cached.metadata.js';
-import { ifNoneMatchHits, strongEtag } from './http/etag.js';
+import { ifNoneMatchHits, strongEtag } from './etag.js';
 import {
   parseRequestDirectives,
   responseForbidsStore,
   type RequestDirectives,
-} from './http/request-directives.js';
-import { responseAccessFor, type ResponseAccess, type SendFunction } from './http/response-access.js';
+} from './request-directives.js';
+import { responseAccessFor, type ResponseAccess, type SendFunction } from './response-access.js';
 import { defaultKeyBuilder } from './key-builders.js';
-import { SingleFlight } from './stampede/single-flight.js';
-import type { StoredResponse } from './stores/cache-store.interface.js';
+import { SingleFlight } from '../engine/single-flight.js';
+import type { StoredResponse } from '../stores/cache-store.interface.js';
 
 const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
 const RESPONSE_PARAM = '1';

@@ -1,5 +1,5 @@
 import { Reflector } from '@nestjs/core';
-import type { CacheRequest } from './cache-key.js';
+import type { CacheRequest } from '../http/cache-key.js';
 
 /** Computes invalidation targets from the handler's result and the request. */
 export type InvalidationTargets = (result: unknown, request: CacheRequest) => readonly string[];
