@@ -48,6 +48,12 @@ export interface KeyBuilder {
   (context: KeyContext): string | undefined | Promise<string | undefined>;
   /** Set on builders whose keys belong to one user: their responses are `private` and never shared. */
   readonly userScoped?: boolean;
+  /**
+   * Tags the request's entry carries, known from the request alone (read with the entry, in the same round
+   * trip): `invalidateTags()` of any of them makes it a miss. `userScoped()` builders carry `user:{userId}`,
+   * which is what `invalidateUser(userId)` reaches.
+   */
+  readonly tags?: (context: KeyContext) => readonly string[];
 }
 
 /** Longest key ever written, in bytes. */
