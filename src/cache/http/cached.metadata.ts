@@ -7,8 +7,12 @@ export type TagsOf = (result: unknown, request: CacheRequest) => readonly string
 /** Options of {@link Cached}. */
 export interface CachedOptions {
   /**
-   * Groups the route's entries for `invalidateNamespace()`. 1-64 characters of `A-Z a-z 0-9 _ . -`.
+   * Groups the route's entries for `invalidateNamespace()`. Any non-empty string of at most 128 bytes (UTF-8),
+   * taken literally: `'products:123'` is a namespace of its own, not a part of `'products'` (invalidate part of
+   * a namespace with `invalidateScope()`), and characters such as `:`, `*`, `?` or spaces never widen an
+   * invalidation. Anything else throws a `CacheDefinitionError` naming the route.
    * @default 'default'
+   * @example 'products:123'
    */
   namespace?: string;
   /** Time to live in seconds. @default the module's `defaultTtl` (`CACHE_DEFAULT_TTL`, 300) */
@@ -17,6 +21,8 @@ export interface CachedOptions {
    * Builds the key from the request; may be async. Return `undefined` to serve a request uncached.
    * @default the module's `keyBuilder`, else the method, route, path params and normalised query
    * @example userScopedKeyBuilder
+   * @example paginatedKeyBuilder
+   * @example paginatedKeyBuilder({ defaultSize: 20 })
    */
   keyBuilder?: KeyBuilder;
   /**
