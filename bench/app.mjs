@@ -1,5 +1,6 @@
 // The benchmark application: one process per (adapter, mode). Plain JavaScript over the built library
 // (`npm run build`), decorators applied by hand. Env: ADAPTER (express|fastify), MODE, PORT, REDIS_URL.
+// Stops on SIGTERM or SIGINT through app.close() and process.exit (which writes a --cpu-prof profile).
 //   floor routes are undecorated; cached routes use, per MODE:
 //   ours-memory | ours-redis | ours-l1 | ours-disabled  this library
 //   peer-memory | peer-redis                             @nestjs/cache-manager's CacheInterceptor
@@ -32,6 +33,7 @@ function payload(bytes) {
 const SMALL = payload(1024);
 const BIG = payload(100 * 1024);
 const coldRuns = new Map();
+let missRuns = 0;
 
 class BenchController {
   floor() {
@@ -44,6 +46,7 @@ class BenchController {
     return BIG;
   }
   miss(k) {
+    missRuns++;
     return { k, items: SMALL.items.slice(0, 3) };
   }
   async cold(id) {
@@ -53,6 +56,9 @@ class BenchController {
   }
   runs(id) {
     return { runs: coldRuns.get(id) ?? 0 };
+  }
+  missRunsSoFar() {
+    return { runs: missRuns };
   }
 }
 
@@ -72,6 +78,7 @@ route('cold', 'cold/:id', cached('cold'));
 Param('id')(proto, 'cold', 0);
 route('runs', 'runs/:id');
 Param('id')(proto, 'runs', 0);
+route('missRunsSoFar', 'miss-runs');
 Reflect.defineMetadata('design:paramtypes', [String], proto, 'miss');
 Reflect.defineMetadata('design:paramtypes', [String], proto, 'cold');
 Reflect.defineMetadata('design:paramtypes', [String], proto, 'runs');
@@ -117,4 +124,13 @@ const app = await NestFactory.create(
 );
 await app.listen(Number(PORT), '127.0.0.1');
 process.send?.({ ready: true, port: app.getHttpServer().address().port });
-process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  // A close that never settles (a hung store connection) must not keep the process, or its profile, alive.
+  setTimeout(() => process.exit(1), 5000).unref();
+  void app.close().finally(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

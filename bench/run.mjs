@@ -1,85 +1,111 @@
 // `npm run bench`: this library against @nestjs/cache-manager's CacheInterceptor, in the same run,
 // interleaved, on Express and Fastify. Writes docs/benchmarks.md and docs/benchmarks.svg.
-// Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 3), BENCH_ADAPTERS (default fastify,express).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, median, sleep } from './util.mjs';
+// Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 3), BENCH_ADAPTERS (default fastify,express),
+// BENCH_ONLY (comma-separated variant ids, plus `stampede` and `hang` for the two extra comparisons: runs
+// only those, prints the tables and leaves docs/ untouched).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import {
+  TICK_US,
+  cpuTicks,
+  hasTaskset,
+  median,
+  root,
+  runLoad,
+  sleep,
+  startApp,
+  startRedis,
+} from './util.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',');
 const CONNECTIONS = 32;
-const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100);
-const hasTaskset = spawnSync('taskset', ['--version']).status === 0 && cpus().length >= 2;
-const pinned = (core, command, args) =>
-  hasTaskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
 
-const VARIANTS = [
+// `peer`: the peer variant this one is compared with (the ×peer column). `keys: 'unique'`: every request
+// carries a key never requested before, so every request is a MISS; the run checks it (see missCheck).
+const ALL_VARIANTS = [
   { id: 'floor', name: 'undecorated route (floor)', mode: 'ours-memory', path: '/floor' },
-  { id: 'ours-mem', name: 'ours: HIT from memory', mode: 'ours-memory', path: '/hit' },
+  { id: 'ours-mem', name: 'ours: HIT from memory', mode: 'ours-memory', path: '/hit', peer: 'peer-mem' },
   { id: 'peer-mem', name: 'peer: HIT from memory', mode: 'peer-memory', path: '/hit' },
-  { id: 'ours-redis', name: 'ours: HIT from Redis', mode: 'ours-redis', path: '/hit' },
+  { id: 'ours-redis', name: 'ours: HIT from Redis', mode: 'ours-redis', path: '/hit', peer: 'peer-redis' },
   { id: 'peer-redis', name: 'peer: HIT from Redis', mode: 'peer-redis', path: '/hit' },
   { id: 'ours-l1', name: 'ours: HIT from L1 (Redis + L1)', mode: 'ours-l1', path: '/hit' },
-  { id: 'ours-big', name: 'ours: 100 KB HIT (memory)', mode: 'ours-memory', path: '/big' },
+  { id: 'ours-big', name: 'ours: 100 KB HIT (memory)', mode: 'ours-memory', path: '/big', peer: 'peer-big' },
   { id: 'peer-big', name: 'peer: 100 KB HIT (memory)', mode: 'peer-memory', path: '/big' },
   {
     id: 'ours-miss',
-    name: 'ours: miss-heavy, 100k keys',
+    name: 'ours: MISS, memory (new key each request)',
     mode: 'ours-memory',
     path: '/miss',
-    distinctKeys: 100_000,
+    keys: 'unique',
+    peer: 'peer-miss',
   },
   {
     id: 'peer-miss',
-    name: 'peer: miss-heavy, 100k keys',
+    name: 'peer: MISS, memory (new key each request)',
     mode: 'peer-memory',
     path: '/miss',
-    distinctKeys: 100_000,
+    keys: 'unique',
+  },
+  {
+    id: 'ours-redis-miss',
+    name: 'ours: MISS, Redis (new key each request)',
+    mode: 'ours-redis',
+    path: '/miss',
+    keys: 'unique',
+    peer: 'peer-redis-miss',
+  },
+  {
+    id: 'peer-redis-miss',
+    name: 'peer: MISS, Redis (new key each request)',
+    mode: 'peer-redis',
+    path: '/miss',
+    keys: 'unique',
   },
   { id: 'disabled', name: 'ours: @Cached, caching disabled', mode: 'ours-disabled', path: '/hit' },
   { id: 'disabled-floor', name: 'undecorated, same (disabled) app', mode: 'ours-disabled', path: '/floor' },
 ];
+const EXTRAS = { stampede: ['ours-memory', 'peer-memory'], hang: ['ours-redis', 'peer-redis'] };
 
-function cpuTicks(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15 of the full line)
+const only = process.env.BENCH_ONLY?.split(',')
+  .map((id) => id.trim())
+  .filter(Boolean);
+if (only !== undefined) {
+  const known = [...ALL_VARIANTS.map((v) => v.id), ...Object.keys(EXTRAS)];
+  const unknown = only.filter((id) => !known.includes(id));
+  if (unknown.length > 0) {
+    process.stderr.write(`BENCH_ONLY: unknown id(s) ${unknown.join(', ')}; known: ${known.join(', ')}\n`);
+    process.exit(2);
+  }
 }
+const selected = (id) => only === undefined || only.includes(id);
+const VARIANTS = ALL_VARIANTS.filter((v) => selected(v.id));
+const extrasToRun = Object.keys(EXTRAS).filter(selected);
+const MODES = new Set([...VARIANTS.map((v) => v.mode), ...extrasToRun.flatMap((extra) => EXTRAS[extra])]);
 
-function startApp(adapter, mode, redisUrl) {
-  return new Promise((resolve, reject) => {
-    const [command, args] = pinned(0, process.execPath, [join(root, 'bench/app.mjs')]);
-    const child = spawn(command, args, {
-      env: { ...process.env, ADAPTER: adapter, MODE: mode, PORT: '0', REDIS_URL: redisUrl },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    child.once('message', (message) =>
-      resolve({ child, url: `http://127.0.0.1:${message.port}`, pid: child.pid }),
-    );
-    child.once('exit', (code) => reject(new Error(`${adapter}/${mode} exited with ${code}`)));
-  });
-}
+const load = (url, variant, seconds) =>
+  runLoad({ url, path: variant.path, seconds, connections: CONNECTIONS, keys: variant.keys });
 
-function load(url, path, seconds, distinctKeys) {
-  const [command, args] = pinned(1, process.execPath, [
-    join(root, 'bench/load.mjs'),
-    JSON.stringify({ url, path, connections: CONNECTIONS, seconds, distinctKeys }),
-  ]);
-  return JSON.parse(execFileSync(command, args, { maxBuffer: 16 * 1024 * 1024 }).toString());
-}
+const missRuns = async (app) => (await (await fetch(`${app.url}/miss-runs`)).json()).runs;
 
 async function measure(app, variant) {
   // Let the previous variant's process settle (GC, timers): it shares the app core with this one.
   await sleep(1000);
-  load(app.url, variant.path, 1, variant.distinctKeys); // warm-up (and, for hits, the first MISS)
+  load(app.url, variant, 1); // warm-up (and, for hits, the first MISS)
+  // For MISS variants: how many times the handler ran during the measured load (read outside the CPU window).
+  const runsBefore = variant.keys === 'unique' ? await missRuns(app) : undefined;
   const before = cpuTicks(app.pid);
-  const result = load(app.url, variant.path, SECONDS, variant.distinctKeys);
+  const result = load(app.url, variant, SECONDS);
   const after = cpuTicks(app.pid);
-  return { ...result, cpuUs: ((after - before) * TICK_US) / Math.max(result.requests, 1) };
+  const handlerRuns = runsBefore === undefined ? undefined : (await missRuns(app)) - runsBefore;
+  return {
+    ...result,
+    handlerRuns,
+    cpuUs: ((after - before) * TICK_US) / Math.max(result.requests, 1),
+  };
 }
 
 /** 100 concurrent cold requests to one key: how many times did the handler run? */
@@ -121,25 +147,14 @@ async function whileRedisHangs(app, redisPid) {
 }
 
 // --- run ---
-const redisPort = await freePort();
-const redisDir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
-const redis = spawn(
-  'redis-server',
-  ['--port', String(redisPort), '--save', '', '--appendonly', 'no', '--dir', redisDir],
-  {
-    stdio: 'ignore',
-  },
-);
-await sleep(300);
-const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const redis = await startRedis();
 const apps = {};
 const results = {};
 const extras = {};
 try {
   for (const adapter of ADAPTERS) {
     apps[adapter] = {};
-    for (const mode of new Set(VARIANTS.map((v) => v.mode)))
-      apps[adapter][mode] = await startApp(adapter, mode, redisUrl);
+    for (const mode of MODES) apps[adapter][mode] = await startApp({ adapter, mode, redisUrl: redis.url });
   }
   await sleep(1000);
   for (let round = 1; round <= ROUNDS; round++) {
@@ -149,33 +164,39 @@ try {
       for (const variant of order) {
         const r = await measure(apps[adapter][variant.mode], variant);
         ((results[adapter] ??= {})[variant.id] ??= []).push(r);
+        const misses =
+          r.xCache === undefined ? '' : `  X-Cache ${JSON.stringify(r.xCache)}, handler ran ${r.handlerRuns}`;
         process.stderr.write(
-          `round ${round} ${adapter.padEnd(7)} ${variant.name.padEnd(34)} ${r.rps.toFixed(0).padStart(6)} req/s  ${r.cpuUs.toFixed(1).padStart(6)} µs CPU/req  p99 ${r.p99} ms\n`,
+          `round ${round} ${adapter.padEnd(7)} ${variant.name.padEnd(42)} ${r.rps.toFixed(0).padStart(6)} req/s  ${r.cpuUs.toFixed(1).padStart(6)} µs CPU/req  p99 ${r.p99} ms${misses}\n`,
         );
       }
     }
   }
-  for (const adapter of ADAPTERS) {
-    extras[adapter] = {
-      stampedeOurs: await stampede(apps[adapter]['ours-memory']),
-      stampedePeer: await stampede(apps[adapter]['peer-memory']),
-    };
+  if (extrasToRun.includes('stampede')) {
+    for (const adapter of ADAPTERS) {
+      extras[adapter] = {
+        stampedeOurs: await stampede(apps[adapter]['ours-memory']),
+        stampedePeer: await stampede(apps[adapter]['peer-memory']),
+      };
+    }
   }
-  const hangAdapter = ADAPTERS[0];
-  extras.hang = {
-    adapter: hangAdapter,
-    ours: await whileRedisHangs(apps[hangAdapter]['ours-redis'], redis.pid),
-  };
-  await sleep(1500);
-  extras.hang.peer = await whileRedisHangs(apps[hangAdapter]['peer-redis'], redis.pid);
+  if (extrasToRun.includes('hang')) {
+    const hangAdapter = ADAPTERS[0];
+    extras.hang = {
+      adapter: hangAdapter,
+      ours: await whileRedisHangs(apps[hangAdapter]['ours-redis'], redis.pid),
+    };
+    await sleep(1500);
+    extras.hang.peer = await whileRedisHangs(apps[hangAdapter]['peer-redis'], redis.pid);
+  }
 } finally {
   for (const byMode of Object.values(apps))
     for (const app of Object.values(byMode)) app.child.kill('SIGKILL');
-  redis.kill('SIGKILL');
-  rmSync(redisDir, { recursive: true, force: true });
+  redis.stop();
 }
 
 // --- report ---
+const sum = (xs) => xs.reduce((total, x) => total + x, 0);
 const summary = {};
 for (const adapter of ADAPTERS) {
   summary[adapter] = {};
@@ -191,57 +212,95 @@ for (const adapter of ADAPTERS) {
       rps: median(rps),
       p50: median(runs.map((r) => r.p50)),
       p99: median(runs.map((r) => r.p99)),
-      non2xx: runs.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+      non2xx: sum(runs.map((r) => r.non2xx + r.errors + r.timeouts)),
+      ...(variant.keys === 'unique'
+        ? {
+            responses: sum(runs.map((r) => sum(Object.values(r.xCache)))),
+            xMiss: sum(runs.map((r) => r.xCache.MISS ?? 0)),
+            handlerRuns: sum(runs.map((r) => r.handlerRuns)),
+          }
+        : {}),
     };
   }
 }
 
+// A MISS cell counts only if every measured response said `X-Cache: MISS` and the handler ran at least
+// once per response (it may run a few more times: requests still in flight when the load stopped).
+const missCheck = (v) => v.responses > 0 && v.xMiss === v.responses && v.handlerRuns >= v.responses;
+
 const checks = [];
 for (const adapter of ADAPTERS) {
   const s = summary[adapter];
-  const check = (what, value, target, ok) => checks.push({ adapter, what, value, target, ok });
+  const check = (what, ids, value, target, ok) => {
+    if (ids.every((id) => s[id] !== undefined))
+      checks.push({ adapter, what, value: value(), target, ok: ok() });
+  };
+  const ratio = (a, b) => s[a].cpu / s[b].cpu;
   check(
     'memory HIT CPU / floor',
-    s['ours-mem'].cpu / s.floor.cpu,
+    ['ours-mem', 'floor'],
+    () => ratio('ours-mem', 'floor'),
     '≤ 1.10',
-    s['ours-mem'].cpu / s.floor.cpu <= 1.1,
+    () => ratio('ours-mem', 'floor') <= 1.1,
   );
   check(
     'memory HIT CPU / peer memory HIT',
-    s['ours-mem'].cpu / s['peer-mem'].cpu,
+    ['ours-mem', 'peer-mem'],
+    () => ratio('ours-mem', 'peer-mem'),
     '≤ 1.00',
-    s['ours-mem'].cpu <= s['peer-mem'].cpu,
+    () => s['ours-mem'].cpu <= s['peer-mem'].cpu,
   );
   check(
     'Redis HIT CPU / peer Redis HIT',
-    s['ours-redis'].cpu / s['peer-redis'].cpu,
+    ['ours-redis', 'peer-redis'],
+    () => ratio('ours-redis', 'peer-redis'),
     '≤ 0.80',
-    s['ours-redis'].cpu / s['peer-redis'].cpu <= 0.8,
+    () => ratio('ours-redis', 'peer-redis') <= 0.8,
   );
   check(
     'L1 HIT CPU / Redis HIT',
-    s['ours-l1'].cpu / s['ours-redis'].cpu,
+    ['ours-l1', 'ours-redis'],
+    () => ratio('ours-l1', 'ours-redis'),
     '< 1 (no round trip)',
-    s['ours-l1'].cpu < s['ours-redis'].cpu,
+    () => s['ours-l1'].cpu < s['ours-redis'].cpu,
   );
   check(
     '100 KB HIT req/s / peer',
-    s['ours-big'].rps / s['peer-big'].rps,
+    ['ours-big', 'peer-big'],
+    () => s['ours-big'].rps / s['peer-big'].rps,
     '≥ 3.00',
-    s['ours-big'].rps / s['peer-big'].rps >= 3,
+    () => s['ours-big'].rps / s['peer-big'].rps >= 3,
+  );
+  check(
+    'memory MISS CPU / peer memory MISS',
+    ['ours-miss', 'peer-miss'],
+    () => ratio('ours-miss', 'peer-miss'),
+    '≤ 1.15',
+    () => ratio('ours-miss', 'peer-miss') <= 1.15,
+  );
+  check(
+    'Redis MISS CPU / peer Redis MISS',
+    ['ours-redis-miss', 'peer-redis-miss'],
+    () => ratio('ours-redis-miss', 'peer-redis-miss'),
+    '≤ 1.15',
+    () => ratio('ours-redis-miss', 'peer-redis-miss') <= 1.15,
   );
   check(
     'disabled CPU / undecorated',
-    s.disabled.cpu / s['disabled-floor'].cpu,
+    ['disabled', 'disabled-floor'],
+    () => ratio('disabled', 'disabled-floor'),
     '≤ 1.03',
-    s.disabled.cpu / s['disabled-floor'].cpu <= 1.03,
+    () => ratio('disabled', 'disabled-floor') <= 1.03,
   );
-  check(
-    'handler runs, 100 cold requests (peer)',
-    extras[adapter].stampedeOurs,
-    `1 (peer: ${extras[adapter].stampedePeer})`,
-    extras[adapter].stampedeOurs === 1,
-  );
+  if (extras[adapter] !== undefined) {
+    checks.push({
+      adapter,
+      what: 'handler runs, 100 cold requests (peer)',
+      value: extras[adapter].stampedeOurs,
+      target: `1 (peer: ${extras[adapter].stampedePeer})`,
+      ok: extras[adapter].stampedeOurs === 1,
+    });
+  }
 }
 
 const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? 'unknown';
@@ -268,39 +327,69 @@ lines.push(
 );
 lines.push('steadiest figure on a shared machine. Medians, with the min–max over rounds.', '');
 lines.push('![CPU per request](benchmarks.svg)', '');
+const cell = (x) => (x === undefined ? '—' : x.toFixed(2));
 for (const adapter of ADAPTERS) {
+  const s = summary[adapter];
   lines.push(`## ${adapter[0].toUpperCase()}${adapter.slice(1)}`, '');
-  lines.push('| variant | CPU µs/req (min–max) | req/s | p50 ms | p99 ms | ×floor | errors |');
-  lines.push('|---|---|---|---|---|---|---|');
-  for (const v of Object.values(summary[adapter])) {
-    const floor = summary[adapter].floor.cpu;
+  lines.push('| variant | CPU µs/req (min–max) | req/s | p50 ms | p99 ms | ×floor | ×peer | errors |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  for (const variant of VARIANTS) {
+    const v = s[variant.id];
+    const xFloor = s.floor === undefined ? undefined : v.cpu / s.floor.cpu;
+    const peer = variant.peer === undefined ? undefined : s[variant.peer];
+    const xPeer = peer === undefined ? undefined : v.cpu / peer.cpu;
     lines.push(
-      `| ${v.name} | ${v.cpu.toFixed(1)} (${v.cpuMin.toFixed(1)}–${v.cpuMax.toFixed(1)}) | ${v.rps.toFixed(0)} | ${v.p50} | ${v.p99} | ${(v.cpu / floor).toFixed(2)} | ${v.non2xx} |`,
+      `| ${v.name} | ${v.cpu.toFixed(1)} (${v.cpuMin.toFixed(1)}–${v.cpuMax.toFixed(1)}) | ${v.rps.toFixed(0)} | ${v.p50} | ${v.p99} | ${cell(xFloor)} | ${cell(xPeer)} | ${v.non2xx} |`,
     );
   }
   lines.push('');
 }
-lines.push('## Targets', '');
-lines.push('| adapter | measure | value | target | met |');
-lines.push('|---|---|---|---|---|');
-for (const c of checks) {
-  lines.push(
-    `| ${c.adapter} | ${c.what} | ${typeof c.value === 'number' && !Number.isInteger(c.value) ? c.value.toFixed(2) : c.value} | ${c.target} | ${c.ok ? 'yes' : '**no**'} |`,
-  );
-}
-lines.push('');
-const h = extras.hang;
-const fmt = (x) => (x === null ? '—' : `${x.toFixed(0)} ms`);
-lines.push('## While Redis is SIGSTOPped', '');
-lines.push(
-  `20 concurrent requests on uncached keys (${h.adapter}), client deadline 3 s, Redis paused for their whole duration:`,
-  '',
+const missCells = ADAPTERS.flatMap((adapter) =>
+  VARIANTS.filter((v) => v.keys === 'unique').map((v) => ({ adapter, ...summary[adapter][v.id] })),
 );
-lines.push('| | answered p50 | answered max | hung (no answer in 3 s) |');
-lines.push('|---|---|---|---|');
-lines.push(`| ours | ${fmt(h.ours.p50)} | ${fmt(h.ours.max)} | ${h.ours.hung} |`);
-lines.push(`| peer | ${fmt(h.peer.p50)} | ${fmt(h.peer.max)} | ${h.peer.hung} |`);
-lines.push('');
+if (missCells.length > 0) {
+  lines.push('## MISS cells', '');
+  lines.push(
+    'Every request of a MISS cell carries a `?k=` never requested before. Over the measured loads (all rounds):',
+    'responses, those with `X-Cache: MISS` (both interceptors set it), and how many times the handler ran',
+    '(at least once per response when nothing was served from the cache; a few more for requests still in flight',
+    'when a load stopped).',
+    '',
+  );
+  lines.push('| adapter | variant | responses | X-Cache: MISS | handler runs | all misses |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const c of missCells) {
+    lines.push(
+      `| ${c.adapter} | ${c.name} | ${c.responses} | ${c.xMiss} | ${c.handlerRuns} | ${missCheck(c) ? 'yes' : '**no**'} |`,
+    );
+  }
+  lines.push('');
+}
+if (checks.length > 0) {
+  lines.push('## Targets', '');
+  lines.push('| adapter | measure | value | target | met |');
+  lines.push('|---|---|---|---|---|');
+  for (const c of checks) {
+    lines.push(
+      `| ${c.adapter} | ${c.what} | ${typeof c.value === 'number' && !Number.isInteger(c.value) ? c.value.toFixed(2) : c.value} | ${c.target} | ${c.ok ? 'yes' : '**no**'} |`,
+    );
+  }
+  lines.push('');
+}
+const h = extras.hang;
+if (h !== undefined) {
+  const fmt = (x) => (x === null ? '—' : `${x.toFixed(0)} ms`);
+  lines.push('## While Redis is SIGSTOPped', '');
+  lines.push(
+    `20 concurrent requests on uncached keys (${h.adapter}), client deadline 3 s, Redis paused for their whole duration:`,
+    '',
+  );
+  lines.push('| | answered p50 | answered max | hung (no answer in 3 s) |');
+  lines.push('|---|---|---|---|');
+  lines.push(`| ours | ${fmt(h.ours.p50)} | ${fmt(h.ours.max)} | ${h.ours.hung} |`);
+  lines.push(`| peer | ${fmt(h.peer.p50)} | ${fmt(h.peer.max)} | ${h.peer.hung} |`);
+  lines.push('');
+}
 lines.push(
   'Namespace invalidation with 10k / 100k / 1M keys present (ours vs a SCAN+UNLINK delete) is measured by',
 );
@@ -341,7 +430,13 @@ const svgText = `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + c
 ${svg.join('\n')}
 </svg>
 `;
-mkdirSync(join(root, 'docs'), { recursive: true });
-writeFileSync(join(root, 'docs/benchmarks.md'), `${lines.join('\n')}\n`);
-writeFileSync(join(root, 'docs/benchmarks.svg'), svgText);
+if (only === undefined) {
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  writeFileSync(join(root, 'docs/benchmarks.md'), `${lines.join('\n')}\n`);
+  writeFileSync(join(root, 'docs/benchmarks.svg'), svgText);
+} else {
+  process.stderr.write(
+    `BENCH_ONLY=${only.join(',')}: a partial run, docs/benchmarks.md and .svg left as they were\n`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
