@@ -19,9 +19,66 @@ function entry(body: string | undefined = 'body', expiresAt = BIG): StoredRespon
     etag: '"etag"',
     expiresAt,
     staleUntil: expiresAt,
-    stamp: 's',
+    tick: 1,
     computeMs: 1,
   };
+}
+
+/** Deterministic numbers in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+/** The bytes a store counts for `value` under `key`. */
+function sizeOfAlone(key: string, value: StoredResponse): number {
+  const alone = new MemoryStore(1, BIG);
+  alone.set(key, value, 1);
+  return alone.usedBytes;
+}
+
+/** An exact LRU over a small Map (deleted and re-inserted on use), against which the store is compared. */
+class ReferenceLru {
+  readonly entries = new Map<string, { bytes: number; staleUntil: number }>();
+  bytes = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string): boolean {
+    const found = this.entries.get(key);
+    if (found === undefined) return false;
+    this.delete(key);
+    if (found.staleUntil <= this.now()) return false;
+    this.entries.set(key, found);
+    this.bytes += found.bytes;
+    return true;
+  }
+
+  set(key: string, value: StoredResponse): void {
+    this.delete(key);
+    const bytes = sizeOfAlone(key, value);
+    if (bytes > this.maxBytes) return;
+    this.entries.set(key, { bytes, staleUntil: value.staleUntil });
+    this.bytes += bytes;
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    const found = this.entries.get(key);
+    if (found === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= found.bytes;
+  }
 }
 
 /** A clock the test moves by hand. */
@@ -211,16 +268,7 @@ describe('MemoryStore', () => {
   it('keeps usedBytes equal to the sum of what it holds through evictions and expiry', () => {
     const clock = manualClock(0);
     const store = new MemoryStore(7, 6_000, clock.now);
-    let seed = 1;
-    const random = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    const sizeOfAlone = (key: string, value: StoredResponse) => {
-      const alone = new MemoryStore(1, BIG);
-      alone.set(key, value, 1);
-      return alone.usedBytes;
-    };
+    const random = seededRandom(1);
     const lastSet = new Map<string, StoredResponse>();
     for (let i = 0; i < 500; i++) {
       const key = `k${Math.floor(random() * 15)}`;
@@ -247,5 +295,143 @@ describe('MemoryStore', () => {
       expect(store.size).toBeLessThanOrEqual(7);
       expect(store.usedBytes).toBeLessThanOrEqual(6_000);
     }
+  });
+
+  it('moves an entry to the most recent end on a hit', () => {
+    const store = new MemoryStore(3, 1024 * 1024);
+    for (const key of ['a', 'b', 'c']) store.set(key, entry(key), 60_000);
+    store.get('a');
+    expect([...store.keys()]).toEqual(['b', 'c', 'a']);
+    store.get('b');
+    store.get('b');
+    expect([...store.keys()]).toEqual(['c', 'a', 'b']);
+    store.set('d', entry('d'), 60_000);
+    expect([...store.keys()]).toEqual(['a', 'b', 'd']);
+    expect(store.get('c')).toBeUndefined();
+  });
+
+  it('keeps the order of the others when entries are deleted at either end or in the middle', () => {
+    const store = new MemoryStore(4, 1024 * 1024);
+    for (const key of ['a', 'b', 'c', 'd', 'e']) store.set(key, entry(key), 60_000);
+    expect([...store.keys()]).toEqual(['b', 'c', 'd', 'e']);
+    store.delete('c');
+    store.delete('b');
+    store.delete('e');
+    store.delete('missing');
+    expect([...store.keys()]).toEqual(['d']);
+    for (const key of ['f', 'g', 'h', 'i']) store.set(key, entry(key), 60_000);
+    expect([...store.keys()]).toEqual(['f', 'g', 'h', 'i']);
+    store.clear();
+    expect([...store.keys()]).toEqual([]);
+    store.set('j', entry('j'), 60_000);
+    store.set('k', entry('k'), 60_000);
+    expect([...store.keys()]).toEqual(['j', 'k']);
+  });
+
+  it('lists keys as a snapshot that the store may change while it is read', () => {
+    const store = new MemoryStore(10, 1024 * 1024);
+    for (const key of ['a', 'b', 'c']) store.set(key, entry(key), 60_000);
+    const seen: string[] = [];
+    for (const key of store.keys()) {
+      seen.push(key);
+      store.delete(key);
+      store.get('c');
+    }
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(store.size).toBe(0);
+  });
+
+  it('evicts the least recently used entries, whatever their count, until a newcomer fits in maxBytes', () => {
+    const one = sizeOfAlone('a', entry('x'.repeat(100)));
+    const store = new MemoryStore(1_000, one * 3);
+    for (const key of ['a', 'b', 'c']) store.set(key, entry('x'.repeat(100)), 60_000);
+    expect(store.usedBytes).toBe(one * 3);
+    store.get('a');
+    const big = entry('y'.repeat(250));
+    expect(sizeOfAlone('big', big)).toBeGreaterThan(one);
+    expect(sizeOfAlone('big', big)).toBeLessThanOrEqual(one * 2);
+    store.set('big', big, 60_000);
+    expect([...store.keys()]).toEqual(['a', 'big']);
+    expect(store.usedBytes).toBe(one + sizeOfAlone('big', big));
+  });
+
+  it('evicts others, not the entry itself, when a replacement grows past maxBytes', () => {
+    const one = sizeOfAlone('a', entry('x'.repeat(100)));
+    const store = new MemoryStore(1_000, one * 3);
+    for (const key of ['a', 'b', 'c']) store.set(key, entry('x'.repeat(100)), 60_000);
+    const grown = entry('z'.repeat(200));
+    store.set('a', grown, 60_000);
+    expect([...store.keys()]).toEqual(['c', 'a']);
+    expect(store.get('a')?.body).toBe(grown.body);
+    expect(store.usedBytes).toBe(one + sizeOfAlone('a', grown));
+  });
+
+  it('evicts in exact least-recently-used order under churn', () => {
+    const store = new MemoryStore(8, BIG);
+    const reference = new ReferenceLru(8, BIG, Date.now);
+    const random = seededRandom(7);
+    for (let i = 0; i < 5_000; i++) {
+      const key = `k${Math.floor(random() * 40)}`;
+      const roll = random();
+      if (roll < 0.5) {
+        const value = entry(`v${i}`);
+        store.set(key, value, 60_000);
+        reference.set(key, value);
+      } else if (roll < 0.85) {
+        expect(store.get(key) !== undefined).toBe(reference.get(key));
+      } else {
+        store.delete(key);
+        reference.delete(key);
+      }
+      expect([...store.keys()]).toEqual([...reference.entries.keys()]);
+    }
+  });
+
+  it('never exceeds its bounds under churn of sets, hits, deletes, expiry and oversized values', () => {
+    const clock = manualClock(0);
+    const maxEntries = 30;
+    const maxBytes = 20_000;
+    const store = new MemoryStore(maxEntries, maxBytes, clock.now);
+    const reference = new ReferenceLru(maxEntries, maxBytes, clock.now);
+    const random = seededRandom(11);
+    let evictions = 0;
+    let oversized = 0;
+    let largestSize = 0;
+    let largestBytes = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const key = `k${Math.floor(random() * 200)}`;
+      const roll = random();
+      if (roll < 0.45) {
+        const kind = random();
+        const length =
+          kind < 0.8 ? Math.floor(random() * 40) : kind < 0.99 ? Math.floor(random() * 1_500) : 8_000;
+        const value = entry('x'.repeat(length), clock.now() + Math.floor(random() * 2_000));
+        if (sizeOfAlone(key, value) > maxBytes) oversized++;
+        const before = new Set(store.keys());
+        store.set(key, value, 2_000);
+        reference.set(key, value);
+        for (const k of store.keys()) before.delete(k);
+        before.delete(key);
+        evictions += before.size;
+      } else if (roll < 0.85) {
+        expect(store.get(key) !== undefined).toBe(reference.get(key));
+      } else if (roll < 0.95) {
+        store.delete(key);
+        reference.delete(key);
+      } else {
+        clock.set(clock.now() + 50);
+      }
+      expect(store.size).toBeLessThanOrEqual(maxEntries);
+      expect(store.usedBytes).toBeLessThanOrEqual(maxBytes);
+      expect(store.usedBytes).toBe(reference.bytes);
+      expect([...store.keys()]).toEqual([...reference.entries.keys()]);
+      largestSize = Math.max(largestSize, store.size);
+      largestBytes = Math.max(largestBytes, store.usedBytes);
+    }
+    // Both bounds were reached, and evicted: the churn exercised what it checks.
+    expect(largestSize).toBe(maxEntries);
+    expect(largestBytes).toBeGreaterThan(maxBytes * 0.9);
+    expect(evictions).toBeGreaterThan(1_000);
+    expect(oversized).toBeGreaterThan(0);
   });
 });

@@ -1,10 +1,15 @@
 import type { CacheStore, StoredResponse } from './cache-store.interface.js';
 
-interface Slot {
-  readonly value: StoredResponse;
-  readonly bytes: number;
-  /** Read since it last reached the eviction end (second-chance LRU). */
-  referenced: boolean;
+/** One entry, and its place in the recency list (`prev` towards the oldest, `next` towards the newest). */
+class Slot {
+  prev: Slot | undefined = undefined;
+  next: Slot | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    public value: StoredResponse,
+    public bytes: number,
+  ) {}
 }
 
 const ENTRY_OVERHEAD_BYTES = 160;
@@ -30,87 +35,147 @@ function sizeOf(key: string, value: StoredResponse): number {
 }
 
 /**
- * In-process cache bounded by entry count and by bytes, evicting in least-recently-used order (second-chance:
- * a read only flags the entry, which is moved behind the others when it reaches the eviction end, so the hit
- * path never reorders a large Map). Entries are frozen records of strings and numbers, so what a caller reads
- * can never alias what a handler returned or change what the next caller reads.
+ * In-process cache bounded by entry count and by bytes, evicting in least-recently-used order. Recency is a
+ * doubly linked list threaded through the entries, so a hit moves its entry to the newest end with a few
+ * pointer writes and an eviction drops the oldest entry without a scan. Entries are frozen records of strings
+ * and numbers, so what a caller reads can never alias what a handler returned or change what the next caller
+ * reads.
+ *
+ * @example
+ * const store = new MemoryStore(10_000, 64 * 1024 * 1024);
+ * store.set(key, response, 60_000);
+ * const hit = store.get(key);
  */
 export class MemoryStore implements CacheStore {
   private readonly slots = new Map<string, Slot>();
+  private oldest: Slot | undefined = undefined;
+  private newest: Slot | undefined = undefined;
   private bytes = 0;
 
+  /**
+   * @param maxEntries Most entries held at once; the least recently used go first beyond it.
+   * @param maxBytes Most bytes held at once, as estimated per entry (two bytes per character of its strings,
+   *   its body's bytes, and a fixed overhead); an entry larger than this on its own is not stored.
+   * @param now Clock in epoch milliseconds, against which `staleUntil` is checked on reads.
+   */
   constructor(
     private readonly maxEntries: number,
     private readonly maxBytes: number,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Entries currently held (expired ones included until a read or an eviction removes them). */
   get size(): number {
     return this.slots.size;
   }
 
+  /** Estimated bytes of the entries currently held. */
   get usedBytes(): number {
     return this.bytes;
   }
 
-  /** Keys currently held, oldest first (entries read since are moved back when eviction reaches them). */
+  /** Keys currently held, least recently used first: a snapshot, so the store may change while it is read. */
   keys(): IterableIterator<string> {
-    return this.slots.keys();
+    const keys: string[] = [];
+    for (let slot = this.oldest; slot !== undefined; slot = slot.next) keys.push(slot.key);
+    return keys.values();
   }
 
+  /**
+   * The entry stored under `key`, frozen and with `bodyBytes` when it has a content type, which becomes the
+   * most recently used; `undefined` when there is none or it is past `staleUntil` (it is then removed).
+   */
   get(key: string): StoredResponse | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
     if (slot.value.staleUntil <= this.now()) {
-      this.remove(key, slot);
+      this.remove(slot);
       return undefined;
     }
-    slot.referenced = true;
+    if (slot !== this.newest) {
+      this.unlink(slot);
+      this.append(slot);
+    }
     return slot.value;
   }
 
+  /**
+   * Stores a frozen copy of `value` under `key` as the most recently used entry, replacing any previous one,
+   * then evicts the least recently used entries until both bounds hold. A value larger than `maxBytes` is not
+   * stored (and the previous one is still dropped). `_ttlMs` is unused: expiry is the entry's `staleUntil`.
+   */
   set(key: string, value: StoredResponse, _ttlMs: number): void {
     const bytes = sizeOf(key, value);
     const existing = this.slots.get(key);
-    if (existing !== undefined) this.remove(key, existing);
-    if (bytes > this.maxBytes) return;
-    this.slots.set(key, { value: Object.freeze({ ...value, ...bytesOf(value) }), bytes, referenced: false });
+    if (bytes > this.maxBytes) {
+      if (existing !== undefined) this.remove(existing);
+      return;
+    }
+    const stored = Object.freeze({ ...value, ...bytesOf(value) });
+    if (existing === undefined) {
+      const slot = new Slot(key, stored, bytes);
+      this.slots.set(key, slot);
+      this.append(slot);
+    } else {
+      // Replaced in place: the Map keeps its slot, and only the recency list changes.
+      this.bytes -= existing.bytes;
+      existing.value = stored;
+      existing.bytes = bytes;
+      if (existing !== this.newest) {
+        this.unlink(existing);
+        this.append(existing);
+      }
+    }
     this.bytes += bytes;
     this.evict();
   }
 
+  /** Removes the entry stored under `key`, if any. */
   delete(key: string): void {
     const slot = this.slots.get(key);
-    if (slot !== undefined) this.remove(key, slot);
+    if (slot !== undefined) this.remove(slot);
   }
 
+  /** Removes every entry. */
   clear(): void {
     this.slots.clear();
+    this.oldest = undefined;
+    this.newest = undefined;
     this.bytes = 0;
   }
 
+  /** Removes every entry; the store stays usable. */
   async close(): Promise<void> {
     this.clear();
   }
 
-  private remove(key: string, slot: Slot): void {
-    this.slots.delete(key);
+  private remove(slot: Slot): void {
+    this.slots.delete(slot.key);
+    this.unlink(slot);
     this.bytes -= slot.bytes;
   }
 
+  private unlink(slot: Slot): void {
+    if (slot.prev === undefined) this.oldest = slot.next;
+    else slot.prev.next = slot.next;
+    if (slot.next === undefined) this.newest = slot.prev;
+    else slot.next.prev = slot.prev;
+    slot.prev = undefined;
+    slot.next = undefined;
+  }
+
+  private append(slot: Slot): void {
+    slot.prev = this.newest;
+    if (this.newest === undefined) this.oldest = slot;
+    else this.newest.next = slot;
+    this.newest = slot;
+  }
+
   private evict(): void {
-    const now = this.now();
-    // Oldest first. A recently read entry gets a second chance: it moves behind the others (once; the Map's
-    // iteration then meets it again at the end, unflagged).
-    for (const [key, slot] of this.slots) {
-      if (this.slots.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
-      if (slot.referenced && slot.value.staleUntil > now) {
-        slot.referenced = false;
-        this.slots.delete(key);
-        this.slots.set(key, slot);
-        continue;
-      }
-      this.remove(key, slot);
+    while (this.slots.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const victim = this.oldest;
+      if (victim === undefined) return;
+      this.remove(victim);
     }
   }
 }
