@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheBackend } from './engine/cache-backend.js';
+import { CacheEngine } from './engine/cache-engine.js';
 import { cacheOptionsFromEnv, resolveCacheOptions } from './cache.config.js';
 import { CACHE_MODULE_OPTIONS, RESOLVED_CACHE_OPTIONS } from './cache.constants.js';
 import { CacheInterceptor } from './http/cache.interceptor.js';
@@ -42,6 +43,7 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
       inject: [CACHE_MODULE_OPTIONS],
     },
     CacheBackend,
+    CacheEngine,
     CacheInterceptor,
     InvalidateCacheInterceptor,
     CacheRoutePruner,
@@ -54,6 +56,7 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
     CacheStatsService,
     RESOLVED_CACHE_OPTIONS,
     CacheBackend,
+    CacheEngine,
     CacheInterceptor,
     InvalidateCacheInterceptor,
     CacheStatusService,

@@ -15,7 +15,9 @@ export type {
   InvalidationTargets,
 } from './invalidation/invalidate-cache.metadata.js';
 export { InvalidateCacheInterceptor } from './invalidation/invalidate-cache.interceptor.js';
-export { CacheInterceptor, type RoutePlan } from './http/cache.interceptor.js';
+export { CacheInterceptor } from './http/cache.interceptor.js';
+export type { RoutePlan } from './http/route-plan.js';
+export type { EntryPolicy } from './engine/cache-engine.js';
 export { InvalidationService, CacheNamespaces } from './invalidation/invalidation.service.js';
 export { CacheStatusService } from './observability/cache-status.service.js';
 export {
@@ -42,6 +44,9 @@ export {
   apiKeysListKeyBuilder,
   apiKeySingleKeyBuilder,
   userScoped,
+  userTag,
   type PaginationKeyOptions,
+  type UserScopedOptions,
 } from './http/key-builders.js';
+export { validateNamespace, MAX_NAMESPACE_BYTES } from './http/namespace.js';
 export { CacheError, CacheConfigError, CacheTimeoutError, CacheDefinitionError } from './cache.errors.js';

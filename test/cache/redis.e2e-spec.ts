@@ -57,8 +57,8 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect(hit.body).toBe(miss.body);
     expect(hit.res.headers.get('content-type')).toBe(miss.res.headers.get('content-type'));
     expect(runs.of('item:r1')).toBe(1);
-    const keys = redis.cli('--scan', '--pattern', `${prefix}:items:*`).split('\n');
-    expect(keys).toEqual([`${prefix}:items:GET:%2Fitems%2F%3Aid:id=r1:a=1&b=2`]);
+    const keys = redis.cli('--scan', '--pattern', `${prefix}:@e:items:*`).split('\n');
+    expect(keys).toEqual([`${prefix}:@e:items:GET:%2Fitems%2F%3Aid:id=r1:a=1&b=2`]);
     expect(Number(redis.cli('pttl', keys[0] ?? ''))).toBeGreaterThan(290_000);
   });
 
@@ -72,17 +72,17 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     }
   });
 
-  it('invalidates through Redis-held generations, in O(1), before the call returns', async () => {
+  it('invalidates through Redis-held scope records, in O(1), before the call returns', async () => {
     const invalidation = app.get(InvalidationService);
     const as = (user: string) => ({ headers: { 'x-user': user } });
     await timed(`${url}/profile/x`, as('1'));
     await timed(`${url}/profile/x`, as('10'));
-    const ownerOf1 = redis.cli('get', `${prefix}:#gen:own:1`);
+    const ownerOf1 = redis.cli('get', `${prefix}:@s:t:user%3A1`);
     expect(ownerOf1).not.toBe('');
     const keysBefore = Number(redis.cli('dbsize'));
     await invalidation.invalidateUser('1');
-    // One generation changed, nothing scanned or deleted.
-    expect(redis.cli('get', `${prefix}:#gen:own:1`)).not.toBe(ownerOf1);
+    // One record moved to the new tick, nothing scanned, deleted or created.
+    expect(Number(redis.cli('get', `${prefix}:@s:t:user%3A1`))).toBeGreaterThan(Number(ownerOf1));
     expect(Number(redis.cli('dbsize'))).toBe(keysBefore);
     expect((await timed(`${url}/profile/x`, as('1'))).res.headers.get('x-cache')).toBe('MISS');
     expect((await timed(`${url}/profile/x`, as('10'))).res.headers.get('x-cache')).toBe('HIT');
@@ -90,10 +90,10 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect((await timed(`${url}/profile/x`, as('10'))).res.headers.get('x-cache')).toBe('MISS');
   });
 
-  it('is not fooled by a generation that Redis lost: old entries become misses', async () => {
+  it('is not fooled by a scope record that Redis lost: old entries become misses', async () => {
     await timed(`${url}/items/lost-gen`);
     expect((await timed(`${url}/items/lost-gen`)).res.headers.get('x-cache')).toBe('HIT');
-    redis.cli('del', `${prefix}:#gen:ns:items`);
+    redis.cli('del', `${prefix}:@s:n:items`);
     expect((await timed(`${url}/items/lost-gen`)).res.headers.get('x-cache')).toBe('MISS');
     expect((await timed(`${url}/items/lost-gen`)).res.headers.get('x-cache')).toBe('HIT');
   });
@@ -171,9 +171,9 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
       redis.resume();
     }
     await waitUntil(() => status.backendName === 'redis', 5000);
-    // The abandoned write has landed by now, with the generations from before the invalidation.
+    // The abandoned write has landed by now, stamped before the invalidation.
     await new Promise((r) => setTimeout(r, 100));
-    expect(redis.cli('--scan', '--pattern', `${prefix}:items:*zombie*`)).not.toBe('');
+    expect(redis.cli('--scan', '--pattern', `${prefix}:@e:items:*zombie*`)).not.toBe('');
     const after = await timed(`${url}/slow/zombie`);
     expect(after.res.headers.get('x-cache')).toBe('MISS');
     expect(runs.of('slow:zombie')).toBe(2);

@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import { encodeKeySegment } from '../engine/key-segment.js';
+
+export { encodeKeySegment };
+export { MAX_KEY_BYTES } from '../engine/entry-key.js';
 
 /** The parts of an HTTP request that key building reads; both Express and Fastify requests fit. */
 export interface CacheRequest {
@@ -56,56 +59,11 @@ export interface KeyBuilder {
   readonly tags?: (context: KeyContext) => readonly string[];
 }
 
-/** Longest key ever written, in bytes. */
-export const MAX_KEY_BYTES = 256;
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Whether a namespace or key prefix is usable: 1-64 characters of `A-Z a-z 0-9 _ . -`. */
+/** Whether a key prefix is usable: 1-64 characters of `A-Z a-z 0-9 _ . -` (namespaces may be any string). */
 export function isValidKeyName(name: string): boolean {
   return NAME_PATTERN.test(name);
-}
-
-const EXTRA_RESERVED = /[!'()*]/g;
-
-/**
- * Encodes one value for use inside a key: the result never contains `:`, `*`, `?`, `[`, `]`, `#`, `&`, `=`,
- * spaces or non-ASCII characters, and distinct inputs give distinct outputs.
- */
-export function encodeKeySegment(value: string | number): string {
-  const text = String(value);
-  let encoded: string;
-  try {
-    encoded = encodeURIComponent(text);
-  } catch {
-    encoded = encodeWithLoneSurrogates(text);
-  }
-  return encoded.replace(EXTRA_RESERVED, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/**
- * `encodeURIComponent` for text holding unpaired UTF-16 surrogates, which it refuses: each lone surrogate
- * becomes its WTF-8 bytes, so results stay distinct.
- */
-function encodeWithLoneSurrogates(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    const isHigh = unit >= 0xd800 && unit <= 0xdbff;
-    const isLow = unit >= 0xdc00 && unit <= 0xdfff;
-    const next = text.charCodeAt(i + 1);
-    if (isHigh && next >= 0xdc00 && next <= 0xdfff) {
-      out += encodeURIComponent(text.slice(i, i + 2));
-      i++;
-    } else if (isHigh || isLow) {
-      // WTF-8 bytes of the code unit: valid UTF-8 never holds them, so no real character encodes the same.
-      for (const byte of [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)]) {
-        out += `%${byte.toString(16).toUpperCase()}`;
-      }
-    } else {
-      out += encodeURIComponent(text[i] ?? '');
-    }
-  }
-  return out;
 }
 
 function decodeQueryPart(part: string): string {
@@ -242,74 +200,3 @@ export const defaultUserIdResolver: UserIdResolver = (request) => {
   const id = (user as { id?: unknown }).id;
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 };
-
-/** A builder's result without its leading `namespace:`; `_` when nothing is left. */
-function restOf(namespace: string, built: string): string {
-  let rest: string;
-  if (built === namespace) rest = '';
-  else if (built.startsWith(namespace) && built.charCodeAt(namespace.length) === 58 /* : */) {
-    rest = built.slice(namespace.length + 1);
-  } else rest = built;
-  return rest === '' ? '_' : rest;
-}
-
-function hashOf(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
-}
-
-/**
- * Turns a key builder's result into the stored key `prefix:namespace:rest`. Keys longer than
- * {@link MAX_KEY_BYTES} keep their namespace and first segment (so invalidation still finds them) and hash
- * the rest; `#` marks a hashed tail and never occurs in an encoded segment.
- */
-export function toStoreKey(prefix: string, namespace: string, built: string): string {
-  const rest = restOf(namespace, built);
-  const key = `${prefix}:${namespace}:${rest}`;
-  if (key.length <= MAX_KEY_BYTES / 4 || Buffer.byteLength(key) <= MAX_KEY_BYTES) return key;
-  const colon = rest.indexOf(':');
-  const head = colon === -1 ? '' : rest.slice(0, colon);
-  const base = `${prefix}:${namespace}:`;
-  if (head !== '' && Buffer.byteLength(base) + Buffer.byteLength(head) + 46 <= MAX_KEY_BYTES) {
-    return `${base}${head}:#${hashOf(rest)}`;
-  }
-  return `${base}#${hashOf(rest)}`;
-}
-
-/** Deepest key prefix (namespace plus this many segments) that `invalidateScope()` can target exactly. */
-export const MAX_SCOPE_DEPTH = 3;
-
-/**
- * The invalidation scopes an entry belongs to, derived from its key: everything (`*`), its namespace, its
- * owner (the first segment after the namespace, in any namespace) and each prefix of its first
- * {@link MAX_SCOPE_DEPTH} segments. Every entry is stamped with the generations of its scopes; an invalidation
- * gives a scope a new generation, which makes every entry stamped with the old one a miss.
- */
-export function scopesOf(namespace: string, rest: string): string[] {
-  const segments = rest.split(':', MAX_SCOPE_DEPTH);
-  const scopes = ['*', `ns:${namespace}`];
-  const first = segments[0];
-  if (first !== undefined && first !== '' && first !== '_') scopes.push(`own:${first}`);
-  let prefix = namespace;
-  for (const segment of segments) {
-    prefix += `:${segment}`;
-    scopes.push(`pre:${prefix}`);
-  }
-  return scopes;
-}
-
-/** The scope `invalidateScope(namespace, ...segments)` targets (segments already encoded). */
-export function prefixScope(namespace: string, segments: readonly string[]): string {
-  if (segments.length === 0) return `ns:${namespace}`;
-  return `pre:${namespace}:${segments.slice(0, MAX_SCOPE_DEPTH).join(':')}`;
-}
-
-/** Where a built key is stored, and the scopes it belongs to. */
-export interface StoreKey {
-  readonly key: string;
-  readonly scopes: string[];
-}
-
-/** {@link toStoreKey} plus {@link scopesOf}, computed from the key before any hashing. */
-export function resolveStoreKey(prefix: string, namespace: string, built: string): StoreKey {
-  return { key: toStoreKey(prefix, namespace, built), scopes: scopesOf(namespace, restOf(namespace, built)) };
-}

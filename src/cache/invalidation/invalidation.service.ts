@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { CacheBackend } from '../engine/cache-backend.js';
-import { encodeKeySegment, prefixScope } from '../http/cache-key.js';
+import { Scopes } from '../engine/entry-key.js';
+import { encodeKeySegment } from '../engine/key-segment.js';
+import { userTag } from '../http/key-builders.js';
+import { validateNamespace } from '../http/namespace.js';
 
 /** Namespaces the built-in key builders and the invalidation shortcuts agree on. */
 export const CacheNamespaces = {
@@ -15,67 +18,72 @@ export const CacheNamespaces = {
 } as const;
 
 /**
- * Makes cached responses misses when the data behind them changes. Each call gives the targeted scopes a new
- * generation: O(1) whatever the number of entries (no scan, no key listing), and an entry whose handler was
- * still running when the call was made is stored already stale. Every method resolves once memory and Redis
- * know (so a GET issued afterwards is a miss), never rejects, and does nothing when caching is disabled. Ids
- * are encoded exactly as the key builders encode them: `invalidateUser(1)` never touches user 10.
+ * Makes cached entries misses when the data behind them changes. Each method reaches exactly what its name
+ * says, through scopes the entries declared (docs/storage-model.md), never by matching key text: O(1) per
+ * scope whatever the number of entries (no scan, no key listing), and an entry whose value was still being
+ * computed when the call was made is never stored as valid. Every method resolves once memory and Redis know
+ * (so a read issued afterwards is a miss), never rejects, and does nothing when caching is disabled. Ids are
+ * compared as text, encoded exactly as the key builders encode them: `invalidateUser(1)` never touches user 10.
  */
 @Injectable()
 export class InvalidationService {
   constructor(private readonly backend: CacheBackend) {}
 
   /**
-   * Every entry that belongs to the user: in any namespace, the entries whose first key segment after the
-   * namespace is the user's id (user-scoped routes, `users:{id}:single`, the user's API keys).
+   * The entries that belong to the user: those tagged `user:{id}` (`userScoped()` key builders such as
+   * `userScopedKeyBuilder`, and `users:{id}:single` of `usersListKeyBuilder`). Not the user's API-key entries:
+   * see {@link invalidateApiKeys}.
    */
   invalidateUser(userId: string | number): Promise<void> {
-    return this.backend.invalidate([`own:${encodeKeySegment(userId)}`]);
+    return this.backend.invalidateTags([userTag(userId)]);
   }
 
-  /** Every page of the users list (`usersListKeyBuilder`, namespace `users`). */
+  /** Every page of the users list (`usersListKeyBuilder`: `users:list:…`). */
   invalidateUsersList(): Promise<void> {
-    return this.backend.invalidate([prefixScope(CacheNamespaces.users, ['list'])]);
+    return this.backend.invalidate([Scopes.prefix(CacheNamespaces.users, ['list'])]);
   }
 
-  /** The user's API key lists and every single-key entry of that user. */
+  /** The user's API key lists (`apikeys:{id}…`) and every single-key entry of that user (`apikey:{id}:…`). */
   invalidateApiKeys(userId: string | number): Promise<void> {
     const owner = encodeKeySegment(userId);
     return this.backend.invalidate([
-      prefixScope(CacheNamespaces.apiKeys, [owner]),
-      prefixScope(CacheNamespaces.apiKey, [owner]),
+      Scopes.prefix(CacheNamespaces.apiKeys, [owner]),
+      Scopes.prefix(CacheNamespaces.apiKey, [owner]),
     ]);
   }
 
   /**
    * The entries of `namespace` whose key continues with exactly these segments, each encoded as the key
    * builders encode them: `invalidateScope('apikey', 5, 12)` covers `apikey:5:12` and `apikey:5:12:…`, never
-   * `apikey:5:120`. Up to three segments are matched exactly; deeper ones widen to their first three.
+   * `apikey:5:120`. Up to three segments are matched exactly; deeper ones widen to their first three. No
+   * segment: the whole namespace.
    */
   invalidateScope(namespace: string, ...segments: Array<string | number>): Promise<void> {
+    validateNamespace(namespace, 'invalidateScope()');
     return this.backend.invalidate([
-      prefixScope(
+      Scopes.prefix(
         namespace,
         segments.map((s) => encodeKeySegment(s)),
       ),
     ]);
   }
 
-  /** Every entry of one namespace. */
+  /** Every entry of one namespace, taken literally (`'a*'` is the namespace `a*`, nothing else). */
   invalidateNamespace(namespace: string): Promise<void> {
-    return this.backend.invalidate([`ns:${namespace}`]);
+    validateNamespace(namespace, 'invalidateNamespace()');
+    return this.backend.invalidate([Scopes.namespace(namespace)]);
   }
 
   /**
-   * Every entry whose response carried one of these tags (`@Cached({ tags })`): one call reaches every list
-   * page that shows an entity, in O(number of tags).
+   * Every entry that carries one of these tags (`@Cached({ tags })`, or a key builder's declared tags): one call
+   * reaches every list page that shows an entity, in O(number of tags).
    */
   invalidateTags(tags: readonly string[]): Promise<void> {
-    return this.backend.invalidateTags(tags);
+    return this.backend.invalidateTags(tags.filter((tag) => typeof tag === 'string' && tag !== ''));
   }
 
-  /** Every entry this module wrote (only keys under its prefix: generations are per prefix). */
+  /** Every entry this module wrote (only under its prefix). */
   invalidateAll(): Promise<void> {
-    return this.backend.invalidate(['*']);
+    return this.backend.invalidate([Scopes.all]);
   }
 }

@@ -14,14 +14,15 @@ export interface StoredResponse {
   readonly expiresAt: number;
   /** Epoch milliseconds until which a stale entry may still be served (grace); `expiresAt` without grace. */
   readonly staleUntil: number;
-  /** The generations of the entry's scopes when its handler started; it is valid while they are current. */
-  readonly stamp: string;
+  /**
+   * The invalidation clock's tick read before the value was computed: the entry is valid while every record it
+   * depends on exists and holds a tick no later than this one (docs/storage-model.md).
+   */
+  readonly tick: number;
   /** How long the handler took, in milliseconds (for early refresh). */
   readonly computeMs: number;
-  /** Tags of the result (`@Cached({ tags })`); the entry is valid while none was invalidated after `tagTick`. */
+  /** Tags computed from the result (`@Cached({ tags })`), checked after the entry is read. */
   readonly tags?: readonly string[];
-  /** The tag clock's tick read before the handler ran. */
-  readonly tagTick?: number;
   /**
    * The body's bytes, kept by in-process stores so that a hit sends them as they are (no encoding per hit).
    * Never serialized: Redis holds `body` only.
@@ -33,8 +34,8 @@ export interface StoredResponse {
 export type CacheBackendName = 'redis' | 'memory' | 'memory-fallback';
 
 /**
- * What every backend provides. Reads may answer synchronously (memory) so that the hit path allocates no
- * promise; callers accept both. Entries are never deleted by invalidation (see generations): they expire.
+ * An entry store without invalidation metadata (the memory LRU). Reads answer synchronously so that the hit
+ * path allocates no promise. Entries are never deleted by invalidation (see docs/storage-model.md): they expire.
  */
 export interface CacheStore {
   get(key: string): StoredResponse | undefined | Promise<StoredResponse | undefined>;
@@ -51,13 +52,11 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     typeof v['etag'] === 'string' &&
     typeof v['expiresAt'] === 'number' &&
     typeof v['staleUntil'] === 'number' &&
-    typeof v['stamp'] === 'string' &&
+    typeof v['tick'] === 'number' &&
     typeof v['computeMs'] === 'number' &&
     (v['body'] === undefined || typeof v['body'] === 'string') &&
     (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&
     (v['encoding'] === undefined || v['encoding'] === 'base64') &&
-    (v['tags'] === undefined ||
-      (Array.isArray(v['tags']) && v['tags'].every((t) => typeof t === 'string'))) &&
-    (v['tagTick'] === undefined || typeof v['tagTick'] === 'number')
+    (v['tags'] === undefined || (Array.isArray(v['tags']) && v['tags'].every((t) => typeof t === 'string')))
   );
 }

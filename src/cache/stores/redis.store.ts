@@ -27,6 +27,7 @@ export interface RedisCommands {
   set(key: string, value: string, options?: object): Promise<unknown>;
   incr(key: string): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   publish(channel: string, message: string): Promise<unknown>;
   /** Several keys at once: one MGET on a single server, one GET per key (in parallel) on a cluster. */
   mGet(keys: string[]): Promise<unknown[]>;
@@ -122,13 +123,12 @@ export class RedisStore implements CacheStore {
     return this.single;
   }
 
-  /** Starts connecting in the background; never awaited by startup or by requests. */
-  connect(): void {
-    const connecting: Promise<unknown> =
-      this.single?.connect() ?? this.cluster?.connect() ?? Promise.resolve();
-    connecting.catch(() => {
-      // Reported through the 'error' events; the clients keep retrying per reconnectStrategy.
-    });
+  /**
+   * Starts connecting; resolves once connected, rejects if the first attempt fails (the client keeps retrying
+   * per reconnectStrategy either way, and reports through the 'error' events). Start-up waits for it, bounded.
+   */
+  async connect(): Promise<void> {
+    await (this.single?.connect() ?? this.cluster?.connect());
   }
 
   /** Whether commands can be sent now. */

@@ -1,0 +1,167 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import type { NamespaceCounters } from '../observability/cache-stats.service.js';
+import type { StoredResponse } from '../stores/cache-store.interface.js';
+import { CacheBackend, type Lookup } from './cache-backend.js';
+import type { EntryKey } from './entry-key.js';
+import { lockOrWait } from './lock-wait.js';
+import { SingleFlight } from './single-flight.js';
+import { Ticket, type Settle } from './ticket.js';
+
+/** How one cache (a route, a method, a programmatic call) stores and protects its entries. */
+export interface EntryPolicy {
+  /** Milliseconds an entry is fresh. */
+  readonly ttlMs: number;
+  /** Milliseconds after expiry during which a stale entry may still be served. */
+  readonly graceMs: number;
+  /** XFetch beta, or 0 for no early refresh. */
+  readonly refreshBeta: number;
+  /** Concurrent misses of one key in this process compute once. */
+  readonly coalesce: boolean;
+  /** Also across processes, with a Redis lock. */
+  readonly lock: boolean;
+  /** The counters this cache's outcomes are added to. */
+  readonly counters: NamespaceCounters;
+}
+
+/** What the caller wants of the cache for this call (request directives, HEAD). */
+export interface AccessMode {
+  /** Look for an entry (false: `no-cache`, or `no-store`). */
+  readonly read: boolean;
+  /** Store the computed value (false: `no-store`, HEAD). */
+  readonly write: boolean;
+}
+
+/** The outcome of {@link CacheEngine.acquire}: an entry to answer with, or a value to compute. */
+export type Acquired =
+  | { readonly kind: 'hit'; readonly entry: StoredResponse; readonly label: 'HIT' | 'STALE' }
+  | { readonly kind: 'compute'; readonly ticket: Ticket };
+
+const NO_FLIGHT: Settle = () => undefined;
+
+/** XFetch: refresh early with a probability that grows as expiry nears and with the value's cost. */
+function refreshesEarly(entry: StoredResponse, now: number, beta: number): boolean {
+  return now - Math.max(entry.computeMs, 1) * beta * Math.log(Math.random()) >= entry.expiresAt;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/**
+ * The cache's read-decide-compute-write cycle, for any caller: lookup, then a hit, a stale entry served while
+ * one caller refreshes it (grace, refresh-ahead), a coalesced wait for another caller's value (in process, or
+ * across processes with a lock), or a {@link Ticket} to compute the value and complete. No HTTP in here.
+ */
+@Injectable()
+export class CacheEngine {
+  /** Lookups in flight, per key (see {@link sharedLookup}). */
+  private readonly lookups = new Map<string, Promise<Lookup>>();
+  /** In-process coalescing of concurrent misses, per key and stamp. */
+  private readonly flights = new SingleFlight<StoredResponse>();
+
+  constructor(
+    readonly backend: CacheBackend,
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+  ) {}
+
+  /** Whether caching is enabled at all. */
+  get enabled(): boolean {
+    return this.backend.enabled;
+  }
+
+  /** Looks `key` up and decides; synchronous when the answering tier is. Never rejects. */
+  acquire(key: EntryKey, policy: EntryPolicy, mode: AccessMode): Acquired | Promise<Acquired> {
+    if (!mode.read && !mode.write) return this.compute(key, policy, undefined, undefined, NO_FLIGHT);
+    const lookup = mode.read && policy.coalesce ? this.sharedLookup(key) : this.backend.read(key, mode.read);
+    if (isPromise(lookup)) return lookup.then((found) => this.decide(key, policy, mode, found));
+    return this.decide(key, policy, mode, lookup);
+  }
+
+  /**
+   * Concurrent lookups of one key share one read: the callers then decide in arrival order, so the first miss
+   * leads and the others follow it (with an asynchronous store, each would otherwise see no flight yet).
+   */
+  private sharedLookup(key: EntryKey): Lookup | Promise<Lookup> {
+    const pending = this.lookups.get(key.key);
+    if (pending !== undefined) return pending;
+    const lookup = this.backend.read(key);
+    if (!isPromise(lookup)) return lookup;
+    this.lookups.set(key.key, lookup);
+    // read() never rejects.
+    void lookup.then(() => this.lookups.delete(key.key));
+    return lookup;
+  }
+
+  private decide(
+    key: EntryKey,
+    policy: EntryPolicy,
+    mode: AccessMode,
+    lookup: Lookup,
+  ): Acquired | Promise<Acquired> {
+    const entry = lookup.entry;
+    const stamp = mode.write ? lookup.stamp : undefined;
+    // Flights are per key and stamp: a caller that arrives after an invalidation never joins (or receives the
+    // result of) a computation that started before it.
+    const flightKey = stamp === undefined ? undefined : `${key.key}|${lookup.tier}|${stamp}`;
+    if (entry !== undefined) {
+      const now = Date.now();
+      const fresh = entry.expiresAt > now;
+      if (fresh && !(policy.refreshBeta > 0 && refreshesEarly(entry, now, policy.refreshBeta))) {
+        return this.hit(policy, entry, 'HIT');
+      }
+      // Stale (within grace) or due for an early refresh: one caller refreshes, the others keep the entry.
+      if (flightKey === undefined || this.flights.join(flightKey) !== undefined) {
+        return this.hit(policy, entry, fresh ? 'HIT' : 'STALE');
+      }
+      const settle = this.flights.lead(flightKey, this.options.stampede.coalesceTimeout);
+      return this.compute(key, policy, lookup, entry, settle);
+    }
+    if (!policy.coalesce || !mode.read || flightKey === undefined) {
+      return this.compute(key, policy, stamp === undefined ? undefined : lookup, undefined, NO_FLIGHT);
+    }
+    const running = this.flights.join(flightKey);
+    if (running !== undefined) {
+      policy.counters.coalesced++;
+      return running.then((led) =>
+        led !== undefined
+          ? this.hit(policy, led, 'HIT')
+          : this.compute(key, policy, lookup, undefined, NO_FLIGHT),
+      );
+    }
+    const settle = this.flights.lead(flightKey, this.options.stampede.coalesceTimeout);
+    if (!policy.lock) return this.compute(key, policy, lookup, undefined, settle);
+    return lockOrWait(this.backend, key, stamp, this.options.stampede.lockTtl).then((outcome) => {
+      if (outcome.entry !== undefined) {
+        settle(outcome.entry);
+        return this.hit(policy, outcome.entry, 'HIT');
+      }
+      const token = outcome.token;
+      if (token === undefined) return this.compute(key, policy, lookup, undefined, settle);
+      const release: Settle = (stored, written) => {
+        settle(stored);
+        // Released once the entry is in Redis: an instance that then finds the lock free finds the entry too.
+        void (written ?? Promise.resolve(false)).then(() => this.backend.unlock(key, token));
+      };
+      return this.compute(key, policy, lookup, undefined, release);
+    });
+  }
+
+  private hit(policy: EntryPolicy, entry: StoredResponse, label: 'HIT' | 'STALE'): Acquired {
+    if (label === 'HIT') policy.counters.hits++;
+    else policy.counters.stale++;
+    return { kind: 'hit', entry, label };
+  }
+
+  private compute(
+    key: EntryKey,
+    policy: EntryPolicy,
+    lookup: Lookup | undefined,
+    stale: StoredResponse | undefined,
+    settle: Settle,
+  ): Acquired {
+    policy.counters.misses++;
+    return { kind: 'compute', ticket: new Ticket(this.backend, key, policy, lookup, stale, settle) };
+  }
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { encodeKeySegment } from './key-segment.js';
+
+/** Longest key ever written, in bytes; longer ones are hashed (their scopes are computed before hashing). */
+export const MAX_KEY_BYTES = 256;
+
+/** Deepest key prefix (namespace plus this many segments) that `invalidateScope()` targets exactly. */
+export const MAX_SCOPE_DEPTH = 3;
+
+/** Where an entry lives and the scope records it depends on, all under one key prefix. */
+export interface EntryKey {
+  /** The entry: `{prefix}:@e:{namespace}:{rest}`. */
+  readonly key: string;
+  /** Its distributed lock: `{prefix}:@l:{namespace}:{rest}`. */
+  readonly lockKey: string;
+  /** The scope records the entry depends on (`{prefix}:@s:{scope}`), known before its value is computed. */
+  readonly recordKeys: readonly string[];
+  /** What one lookup reads: the entry, the clock, then {@link recordKeys}. Shared: never mutate. */
+  readonly readKeys: readonly string[];
+}
+
+const TAG_MEMO_SIZE = 10_000;
+
+/** Scope names: see docs/storage-model.md. Each is the suffix of one record key. */
+export const Scopes = {
+  /** Every entry under the prefix. */
+  all: '*',
+  /** Every entry of a namespace (taken literally, encoded here). */
+  namespace: (namespace: string): string => `n:${encodeKeySegment(namespace)}`,
+  /** Entries of a namespace whose key continues with these (already encoded) segments. */
+  prefix: (namespace: string, segments: readonly string[]): string =>
+    segments.length === 0
+      ? Scopes.namespace(namespace)
+      : `p:${encodeKeySegment(namespace)}:${segments.slice(0, MAX_SCOPE_DEPTH).join(':')}`,
+  /** Entries carrying a tag (taken literally, encoded here). */
+  tag: (tag: string): string => `t:${encodeKeySegment(tag)}`,
+} as const;
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+function bounded(base: string, tail: string): string {
+  const key = base + tail;
+  if (key.length <= MAX_KEY_BYTES / 4 || Buffer.byteLength(key) <= MAX_KEY_BYTES) return key;
+  // `#` never occurs in an encoded segment, so a hashed tail never equals a literal one.
+  return `${base}#${hashOf(tail)}`;
+}
+
+/** A builder's result without its leading `namespace:`; `_` when nothing is left. */
+export function restOf(namespace: string, built: string): string {
+  let rest: string;
+  if (built === namespace) rest = '';
+  else if (built.startsWith(namespace) && built.charCodeAt(namespace.length) === 58 /* : */) {
+    rest = built.slice(namespace.length + 1);
+  } else rest = built;
+  return rest === '' ? '_' : rest;
+}
+
+/** Names every key of one prefix: entries, scope records, the clock and locks. */
+export class KeySpace {
+  /** The invalidation clock: the one key that has no expiry. */
+  readonly clockKey: string;
+  private readonly entryBase: string;
+  private readonly lockBase: string;
+  private readonly recordBase: string;
+  private readonly tagKeys = new Map<string, string>();
+
+  constructor(readonly prefix: string) {
+    this.clockKey = `${prefix}:@clock`;
+    this.entryBase = `${prefix}:@e:`;
+    this.lockBase = `${prefix}:@l:`;
+    this.recordBase = `${prefix}:@s:`;
+  }
+
+  /** The record keys of tags (memoized: tags repeat). */
+  tagRecords(tags: readonly string[]): string[] {
+    const out = new Array<string>(tags.length);
+    for (let i = 0; i < tags.length; i++) {
+      const tag = tags[i] ?? '';
+      let key = this.tagKeys.get(tag);
+      if (key === undefined) {
+        key = this.record(Scopes.tag(tag));
+        if (this.tagKeys.size >= TAG_MEMO_SIZE) this.tagKeys.clear();
+        this.tagKeys.set(tag, key);
+      }
+      out[i] = key;
+    }
+    return out;
+  }
+
+  /** The record key of a scope. */
+  record(scope: string): string {
+    return bounded(this.recordBase, scope);
+  }
+
+  /**
+   * The entry key of a built key in `namespace` (any string, encoded injectively), with the records it depends
+   * on: everything, its namespace, the prefixes of its first {@link MAX_SCOPE_DEPTH} segments and `tags`.
+   */
+  entry(namespace: string, built: string, tags: readonly string[] = []): EntryKey {
+    const rest = restOf(namespace, built);
+    const ns = encodeKeySegment(namespace);
+    const scopes = [Scopes.all, Scopes.namespace(namespace)];
+    const segments = rest.split(':', MAX_SCOPE_DEPTH);
+    let prefix = `p:${ns}`;
+    for (const segment of segments) {
+      prefix += `:${segment}`;
+      scopes.push(prefix);
+    }
+    for (const tag of tags) scopes.push(Scopes.tag(tag));
+    const recordKeys = [...new Set(scopes)].map((scope) => this.record(scope));
+    const tail = `${ns}:${rest}`;
+    const key = bounded(this.entryBase, tail);
+    return {
+      key,
+      lockKey: bounded(this.lockBase, tail),
+      recordKeys,
+      readKeys: [key, this.clockKey, ...recordKeys],
+    };
+  }
+}

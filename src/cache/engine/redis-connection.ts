@@ -1,0 +1,249 @@
+import { Logger } from '@nestjs/common';
+import { CacheTimeoutError, errorMessage } from '../cache.errors.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import type { CacheStatsService } from '../observability/cache-stats.service.js';
+import type { StoredResponse } from '../stores/cache-store.interface.js';
+import { recordsAllow, validEntry } from '../stores/cache-tier.interface.js';
+import { CoherenceBus, type BusClient, type CoherenceMessage } from '../stores/coherence-bus.js';
+import { withDeadline } from '../stores/deadline.js';
+import { RedisTier } from '../stores/redis-tier.js';
+import { RedisStore, type RedisCommands } from '../stores/redis.store.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { EntryKey, KeySpace } from './entry-key.js';
+import { L1Tier } from './l1-tier.js';
+
+/** Records invalidated while Redis could not be told, before they collapse into "everything". */
+const MAX_PENDING = 10_000;
+
+/**
+ * The Redis side of the backend: the connection, its circuit breaker, the invalidations it still owes, and
+ * the optional L1 tier with its coherence bus. Every operation is bounded by a deadline; reads and writes
+ * reject on failure (the backend falls back), invalidations never do.
+ */
+export class RedisConnection {
+  readonly store: RedisStore;
+  readonly l1: L1Tier | undefined;
+  private readonly tier: RedisTier;
+  private readonly breaker: CircuitBreaker;
+  private readonly bus: CoherenceBus | undefined;
+  private readonly logger = new Logger('Cache');
+  private pending = new Set<string>();
+  private outageLogged = false;
+
+  constructor(
+    private readonly options: ResolvedCacheOptions,
+    private readonly keys: KeySpace,
+    private readonly stats: CacheStatsService,
+  ) {
+    const redis = options.redis;
+    const clusterNodes = redis.clusterNodes;
+    this.store = new RedisStore(
+      {
+        url: redis.url,
+        connectTimeout: redis.connectTimeout,
+        ...(clusterNodes !== undefined ? { clusterNodes } : {}),
+      },
+      { ready: () => void this.breaker.tryClose(), error: (error) => this.onError(error) },
+    );
+    this.tier = new RedisTier(this.store.commands, keys.clockKey, clusterNodes !== undefined);
+    this.breaker = new CircuitBreaker(
+      () => this.probe(),
+      (open, cause) => this.onBreaker(open, cause),
+    );
+    if (options.l1.enabled) {
+      this.l1 = new L1Tier(options.l1.maxEntries, options.l1.maxBytes, (tags) => keys.tagRecords(tags));
+      const l1 = this.l1;
+      this.bus = new CoherenceBus(this.store.commands as unknown as BusClient, `${keys.prefix}:@bus`, {
+        message: (message: CoherenceMessage) =>
+          message.type === 'invalidate' ? l1.forget(message.scopes) : l1.drop(message.key),
+        down: () => l1.setLive(false),
+        up: () => l1.setLive(true),
+      });
+    }
+  }
+
+  /** The raw commands (locks). */
+  get commands(): RedisCommands {
+    return this.store.commands;
+  }
+
+  /** Whether Redis serves: connected, breaker closed, and no invalidation owed to it. */
+  get serving(): boolean {
+    return !this.breaker.open && this.pending.size === 0 && this.store.ready;
+  }
+
+  get breakerOpen(): boolean {
+    return this.breaker.open;
+  }
+
+  /** Connects, waiting at most `connectTimeout` for Redis to answer; then serves from memory until it does. */
+  async start(): Promise<void> {
+    if (!this.options.redis.hasPassword) {
+      this.logger.warn(`Redis at ${this.options.redis.safeUrl} is used without a password`);
+    }
+    this.bus?.start();
+    const timeout = this.options.redis.connectTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.store.connect().then(
+        () => this.breaker.tryClose(),
+        () => undefined, // reported through the client's error events; it keeps retrying
+      ),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))),
+    ]);
+    clearTimeout(timer);
+    if (this.breaker.open && !this.outageLogged) {
+      this.outageLogged = true;
+      this.logger.warn(
+        `Redis at ${this.options.redis.safeUrl} did not answer within ${timeout} ms; caching in memory until it does`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.breaker.stop();
+    this.bus?.close();
+    await this.store.close();
+  }
+
+  /** Reads and validates `key` (records, then the tags of a stored entry); rejects on failure or deadline. */
+  async read(
+    key: EntryKey,
+    withEntry: boolean,
+  ): Promise<{ entry: StoredResponse | undefined; stamp: number }> {
+    const l1 = this.l1;
+    const epoch = l1?.epoch ?? 0;
+    const work = (async () => {
+      const read = await this.tier.read(key, withEntry);
+      let entry = validEntry(read.entry, read.records);
+      if (entry?.tags !== undefined && entry.tags.length > 0) {
+        const tagKeys = this.keys.tagRecords(entry.tags);
+        const ticks = await this.tier.readRecords(tagKeys);
+        if (!recordsAllow(entry.tick, ticks)) entry = undefined;
+        else l1?.learn(tagKeys, ticks, epoch);
+      }
+      l1?.learn(
+        key.recordKeys,
+        read.records,
+        epoch,
+        entry === undefined ? undefined : { key: key.key, value: entry },
+      );
+      return { entry, stamp: read.clock };
+    })();
+    try {
+      const found = await withDeadline(work, this.options.redis.operationTimeout, 'get');
+      this.breaker.succeeded();
+      return found;
+    } catch (error) {
+      this.failed('read', error);
+      throw error;
+    }
+  }
+
+  /** Writes an entry (one script); resolves to whether it was stored, never rejects. */
+  async write(
+    key: EntryKey,
+    records: readonly string[],
+    entry: StoredResponse,
+    ttlMs: number,
+  ): Promise<boolean> {
+    try {
+      const stored = await withDeadline(
+        this.tier.write(key, records, entry, ttlMs),
+        this.options.redis.operationTimeout,
+        'set',
+      );
+      this.breaker.succeeded();
+      if (stored && this.l1?.serving === true && this.bus !== undefined) {
+        this.l1.keep(key.key, entry, ttlMs);
+        this.bus
+          .publish({ type: 'overwrite', key: key.key })
+          .catch((error: unknown) => this.failed('publish', error));
+      }
+      return stored;
+    } catch (error) {
+      this.failed('write', error);
+      return false;
+    }
+  }
+
+  /**
+   * Applies an invalidation to Redis and announces it to the other instances, within the invalidation deadline.
+   * When Redis is away or too slow, the records are remembered and Redis stops serving until they have been
+   * applied (by the breaker's probe). Never rejects.
+   */
+  async invalidate(records: readonly string[]): Promise<void> {
+    if (!this.serving) {
+      this.remember(records);
+      return;
+    }
+    // Local copies go first, so that this instance's own L1 never answers from them again.
+    this.l1?.forget(records);
+    try {
+      await withDeadline(
+        (async () => {
+          await this.tier.invalidate(records);
+          // The other instances drop their copies when this arrives (measured: well under a millisecond).
+          await this.bus?.publish({ type: 'invalidate', scopes: records });
+        })(),
+        this.options.redis.invalidationTimeout,
+        'invalidate',
+      );
+      this.breaker.succeeded();
+    } catch (error) {
+      this.remember(records);
+      this.logger.warn(
+        `Invalidation could not reach Redis (${errorMessage(error)}); it will be applied before Redis serves again`,
+      );
+      this.breaker.trip(error);
+    }
+  }
+
+  /** Counts a failed operation; enough of them in a row open the breaker. */
+  failed(operation: string, error: unknown): void {
+    this.logger.debug(`Redis ${operation} failed open: ${errorMessage(error)}`);
+    if (error instanceof CacheTimeoutError) this.stats.store.timeouts++;
+    else this.stats.store.errors++;
+    this.breaker.failed(error);
+  }
+
+  /** Closes the breaker once Redis answers and every remembered invalidation has been applied. */
+  private async probe(): Promise<void> {
+    if (!this.store.ready) throw new Error('not connected'); // the client's 'ready' event probes again
+    await withDeadline(
+      this.store.ping(`${this.keys.prefix}:@probe`),
+      Math.max(this.options.redis.operationTimeout * 2, 250),
+      'probe',
+    );
+    while (this.pending.size > 0) {
+      const owed = [...this.pending];
+      await withDeadline(this.tier.invalidate(owed), this.options.redis.invalidationTimeout, 'invalidate');
+      for (const record of owed) this.pending.delete(record);
+    }
+  }
+
+  private remember(records: readonly string[]): void {
+    for (const record of records) this.pending.add(record);
+    if (this.pending.size > MAX_PENDING) this.pending = new Set([this.keys.record('*')]);
+  }
+
+  private onBreaker(open: boolean, cause: unknown): void {
+    if (open) {
+      this.logger.warn(
+        `Redis failed repeatedly (last: ${errorMessage(cause)}); serving from memory until it answers again`,
+      );
+      return;
+    }
+    this.outageLogged = false;
+    this.logger.log(`Redis at ${this.options.redis.safeUrl} answers; caching in Redis`);
+  }
+
+  private onError(error: Error): void {
+    this.breaker.hold();
+    if (this.outageLogged) return;
+    this.outageLogged = true;
+    this.logger.warn(
+      `Redis at ${this.options.redis.safeUrl} is unreachable (${errorMessage(error)}); caching in memory until it answers`,
+    );
+  }
+}

@@ -1,0 +1,72 @@
+import type { StoredResponse } from '../stores/cache-store.interface.js';
+import type { CacheBackend, Lookup } from './cache-backend.js';
+import type { EntryPolicy } from './cache-engine.js';
+import type { EntryKey } from './entry-key.js';
+
+/** Ends a flight: followers receive the entry (or compute themselves on `undefined`); `written` settles when stored. */
+export type Settle = (entry: StoredResponse | undefined, written?: Promise<boolean>) => void;
+
+/** What a computed value is stored as: everything of an entry but its lifetimes, stamp and cost. */
+export type EntryContent = Omit<
+  StoredResponse,
+  'expiresAt' | 'staleUntil' | 'tick' | 'computeMs' | 'tags' | 'bodyBytes'
+>;
+
+/**
+ * The right (and duty) to compute one value: complete it with the result, or abandon it. Either ends the flight
+ * that coalesced callers wait on; completing also stores the entry, stamped by the lookup that issued the
+ * ticket, so that an invalidation since then makes the write a miss.
+ */
+export class Ticket {
+  private readonly started = performance.now();
+  private done = false;
+
+  constructor(
+    private readonly backend: CacheBackend,
+    private readonly key: EntryKey,
+    private readonly policy: EntryPolicy,
+    private readonly lookup: Lookup | undefined,
+    /** The stale entry to answer with if computing fails (grace, refresh-ahead). */
+    readonly stale: StoredResponse | undefined,
+    private readonly settle: Settle,
+  ) {}
+
+  /** Whether a completed value will be stored (the lookup gave a stamp). */
+  get storable(): boolean {
+    return this.lookup?.stamp !== undefined;
+  }
+
+  /**
+   * Completes with the computed content (and its result tags), storing it when {@link storable}; returns the
+   * entry as it is (or would have been) stored, for its lifetimes and validators.
+   */
+  complete(content: EntryContent, tags?: readonly string[], store = true): StoredResponse {
+    const now = Date.now();
+    const { ttlMs, graceMs } = this.policy;
+    const entry: StoredResponse = {
+      ...content,
+      expiresAt: now + ttlMs,
+      staleUntil: now + ttlMs + graceMs,
+      tick: this.lookup?.stamp ?? 0,
+      computeMs: Math.round(performance.now() - this.started),
+      ...(tags !== undefined && tags.length > 0 ? { tags } : {}),
+    };
+    if (this.done) return entry;
+    this.done = true;
+    const lookup = this.lookup;
+    if (!store || lookup === undefined || lookup.stamp === undefined) {
+      this.settle(undefined);
+      return entry;
+    }
+    const written = this.backend.write(this.key, entry, ttlMs + graceMs, lookup.tier);
+    this.settle(entry, written);
+    return entry;
+  }
+
+  /** Nothing to store (computing failed, or the result may not be cached): followers compute themselves. */
+  abandon(): void {
+    if (this.done) return;
+    this.done = true;
+    this.settle(undefined);
+  }
+}

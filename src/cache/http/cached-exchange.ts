@@ -1,0 +1,168 @@
+import { Logger, StreamableFile, type CallHandler } from '@nestjs/common';
+import { catchError, of, tap, type Observable } from 'rxjs';
+import { errorMessage } from '../cache.errors.js';
+import type { Acquired } from '../engine/cache-engine.js';
+import type { Ticket } from '../engine/ticket.js';
+import type { StoredResponse } from '../stores/cache-store.interface.js';
+import type { CacheHeaders } from './cache-headers.js';
+import type { CacheRequest } from './cache-key.js';
+import { ifNoneMatchHits, strongEtag } from './etag.js';
+import { responseForbidsStore } from './request-directives.js';
+import type { ResponseAccess, SendFunction } from './response-access.js';
+import type { RoutePlan } from './route-plan.js';
+
+const logger = new Logger('Cache');
+
+function isStreamResult(value: unknown): boolean {
+  return (
+    value instanceof StreamableFile ||
+    (typeof value === 'object' && value !== null && typeof (value as { pipe?: unknown }).pipe === 'function')
+  );
+}
+
+/**
+ * One cacheable request after the engine decided: sends a stored entry (whatever the interceptors in front
+ * made of the value), or runs the handler and captures its response at send time to complete the ticket.
+ */
+export class CachedExchange {
+  /** The handler's value arrived (a send before that is the handler writing the response itself). */
+  private handlerDone = false;
+  /** The handler answered a stream, which is never captured. */
+  private streamed = false;
+  private value: unknown;
+
+  constructor(
+    private readonly next: CallHandler,
+    private readonly plan: RoutePlan,
+    private readonly request: CacheRequest,
+    private readonly res: object,
+    private readonly access: ResponseAccess,
+    private readonly headers: CacheHeaders,
+    private readonly key: string,
+  ) {}
+
+  run(acquired: Acquired): Observable<unknown> {
+    return acquired.kind === 'hit' ? this.hit(acquired.entry, acquired.label) : this.miss(acquired.ticket);
+  }
+
+  private hit(entry: StoredResponse, label: 'HIT' | 'STALE'): Observable<unknown> {
+    const { access, res, plan, request } = this;
+    access.onSend(res, (payload, send) => {
+      // An interceptor or filter outside this one failed: its error response goes out, not the entry.
+      if (access.status(res) >= 400) return send(payload);
+      access.setStatus(res, entry.status);
+      if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
+      else access.setHeader(res, 'content-type', entry.contentType);
+      this.headers.describe(access, res, plan, request, label, entry.etag, entry.expiresAt);
+      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
+        return this.headers.notModified(access, res, send);
+      }
+      return send(
+        entry.bodyBytes ??
+          (entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body),
+      );
+    });
+    return of(entry.body ?? null);
+  }
+
+  private miss(ticket: Ticket): Observable<unknown> {
+    const { access, res } = this;
+    access.onSend(res, (payload, send) => {
+      try {
+        return this.sendMiss(ticket, send, payload);
+      } catch (error) {
+        // Capturing failed (for example a payload JSON cannot represent): send it the adapter's way, uncached.
+        logger.warn(`Could not cache ${this.key}: ${errorMessage(error)}`);
+        ticket.abandon();
+        return send(payload);
+      }
+    });
+    const handled = this.next.handle().pipe(
+      tap({
+        next: (value) => {
+          this.handlerDone = true;
+          this.value = value;
+          if (isStreamResult(value)) this.streamed = true;
+        },
+        error: () => ticket.abandon(),
+        finalize: () => {
+          // Sent without reaching the capture (a stream, or a response the handler wrote): release followers.
+          queueMicrotask(() => {
+            if (!this.handlerDone || this.streamed) ticket.abandon();
+          });
+        },
+      }),
+    );
+    const stale = ticket.stale;
+    if (stale === undefined) return handled;
+    return handled.pipe(
+      catchError((error: unknown) => {
+        logger.warn(`Refresh of ${this.key} failed (${errorMessage(error)}); serving the stale entry`);
+        this.plan.policy.counters.stale++;
+        return this.hit(stale, 'STALE');
+      }),
+    );
+  }
+
+  private sendMiss(ticket: Ticket, send: SendFunction, payload: unknown): unknown {
+    const { access, res, plan, request } = this;
+    this.headers.status(access, res, 'MISS');
+    const status = access.status(res);
+    // Error responses (exception filters also send through here) and responses the handler wrote are skipped.
+    if (!this.handlerDone || this.streamed || status < 200 || status >= 300) {
+      ticket.abandon();
+      return send(payload);
+    }
+    const body = access.serialize(res, payload);
+    if (body === undefined) {
+      ticket.abandon();
+      return send(payload);
+    }
+    const bytes = body.binary ?? body.text;
+    // A response that may not be stored gets no validators or lifetime from the cache, whatever the request.
+    if (!this.mayBeStored()) {
+      ticket.abandon();
+      return send(bytes);
+    }
+    const tags = this.resultTags();
+    const entry = ticket.complete(
+      {
+        status,
+        contentType: access.header(res, 'content-type'),
+        body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
+        ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
+        etag: strongEtag(bytes),
+      },
+      tags,
+      plan.resultTags === undefined || tags !== undefined,
+    );
+    // HEAD and no-store requests still describe the representation a GET would store.
+    this.headers.describe(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
+    if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
+      return this.headers.notModified(access, res, send);
+    }
+    return send(bytes);
+  }
+
+  /** The result's tags, deduplicated; `undefined` when the route has none or computing them failed. */
+  private resultTags(): string[] | undefined {
+    const tagsOf = this.plan.resultTags;
+    if (tagsOf === undefined) return undefined;
+    try {
+      const tags = tagsOf(this.value, this.request);
+      return [...new Set(tags.filter((tag): tag is string => typeof tag === 'string' && tag !== ''))];
+    } catch (error) {
+      logger.warn(
+        `Tags of ${this.plan.className}.${this.plan.handlerName} failed (${errorMessage(error)}); not cached`,
+      );
+      return undefined;
+    }
+  }
+
+  private mayBeStored(): boolean {
+    const { access, res } = this;
+    if (access.header(res, 'set-cookie') !== undefined) return false;
+    const cacheControl = access.header(res, 'cache-control');
+    return cacheControl === undefined || !responseForbidsStore(cacheControl, !this.plan.userScoped);
+  }
+}

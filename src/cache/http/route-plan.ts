@@ -1,0 +1,76 @@
+import type { EntryPolicy } from '../engine/cache-engine.js';
+import type { EntryKey } from '../engine/entry-key.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { NEST_ROUTE_ARGS_METADATA } from '../cache.constants.js';
+import type { CacheStatsService } from '../observability/cache-stats.service.js';
+import type { KeyBuilder } from './cache-key.js';
+import type { CachedOptions, TagsOf } from './cached.metadata.js';
+import { defaultKeyBuilder } from './key-builders.js';
+
+const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
+const RESPONSE_PARAM = '1';
+const NEXT_PARAM = '2';
+
+/** Everything about a decorated route that does not change between requests, worked out once. */
+export interface RoutePlan {
+  readonly namespace: string;
+  readonly keyBuilder: KeyBuilder;
+  /** Responses are per user: `private`, `Vary` on the credential headers. */
+  readonly userScoped: boolean;
+  readonly className: string;
+  readonly handlerName: string;
+  /** How the route's entries are stored and protected (TTL, grace, refresh-ahead, coalescing, lock). */
+  readonly policy: EntryPolicy;
+  /** Tags known from the route itself (`tags: [...]`): read with the entry. */
+  readonly fixedTags: readonly string[];
+  /** Tags computed from the result (`tags: (result, request) => [...]`), or `undefined`. */
+  readonly resultTags: TagsOf | undefined;
+  /** Set once a problem of this route (a failing key builder) has been logged, so it is logged once. */
+  warned: boolean;
+  /** Entry keys already resolved for this route, by built key (and tags). */
+  readonly keys: Map<string, EntryKey>;
+}
+
+/** Whether the handler writes the response itself through `@Res()` / `@Next()` without passthrough. */
+export function handlesResponseItself(controller: object, handlerName: string): boolean {
+  if (Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, controller, handlerName) === true) return false;
+  const args = Reflect.getMetadata(NEST_ROUTE_ARGS_METADATA, controller, handlerName) as object | undefined;
+  if (args === undefined) return false;
+  return Object.keys(args).some((k) => {
+    const type = k.split(':')[0];
+    return type === RESPONSE_PARAM || type === NEXT_PARAM;
+  });
+}
+
+/** The plan of a route from its `@Cached()` options and the module's. */
+export function compileRoutePlan(
+  cached: CachedOptions,
+  className: string,
+  handlerName: string,
+  options: ResolvedCacheOptions,
+  stats: CacheStatsService,
+): RoutePlan {
+  const keyBuilder = cached.keyBuilder ?? options.keyBuilder ?? defaultKeyBuilder;
+  const refresh = cached.refreshAhead ?? false;
+  const namespace = cached.namespace ?? 'default';
+  const tags = cached.tags;
+  return {
+    namespace,
+    keyBuilder,
+    userScoped: keyBuilder.userScoped === true,
+    className,
+    handlerName,
+    policy: {
+      ttlMs: (cached.expire ?? options.defaultTtl) * 1000,
+      graceMs: (cached.grace ?? 0) * 1000,
+      refreshBeta: refresh === true ? 1 : refresh === false ? 0 : refresh,
+      coalesce: cached.coalesce ?? true,
+      lock: cached.lock ?? false,
+      counters: stats.namespace(namespace),
+    },
+    fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
+    resultTags: typeof tags === 'function' ? tags : undefined,
+    warned: false,
+    keys: new Map(),
+  };
+}

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+
+/** A Lua script and its SHA1, for `EVALSHA` (falling back to `EVAL` when the server does not know it yet). */
+export interface RedisScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/**
+ * Shared Lua: `clockNow()` reads the clock, creating it when missing (or corrupt) at the server's time in
+ * microseconds, above every tick handed out before it was lost; returns the value read before (0 when missing)
+ * and the value after.
+ */
+const CLOCK = `
+local function clockNow(key)
+  local raw = redis.call('GET', key)
+  local value = tonumber(raw)
+  if value then return value, raw end
+  local t = redis.call('TIME')
+  local base = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  redis.call('SET', key, base)
+  return 0, base
+end
+`;
+
+/**
+ * The write of a miss, as one command (docs/storage-model.md, "Write").
+ * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 1 when the entry was stored.
+ */
+export const WRITE_SCRIPT = script(`${CLOCK}
+local tick = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[3])
+local before, current = clockNow(KEYS[2])
+local quiet = before == tick
+local fenced = false
+for i = 3, #KEYS do
+  local record = tonumber(redis.call('GET', KEYS[i]))
+  if record and record > tick then return 0 end
+  if not record and not quiet then
+    redis.call('SET', KEYS[i], current, 'PX', ttl)
+    fenced = true
+  end
+end
+if fenced then return 0 end
+for i = 3, #KEYS do
+  local record = tonumber(redis.call('GET', KEYS[i]))
+  if record then
+    if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  else
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ttl)
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+return 1
+`);
+
+/**
+ * An invalidation, as one command: ticks the clock and moves the existing records to the new tick (never
+ * creating one). KEYS: clock, records... Returns the new tick as text.
+ */
+export const INVALIDATE_SCRIPT = script(`${CLOCK}
+clockNow(KEYS[1])
+local tick = string.format('%.0f', redis.call('INCR', KEYS[1]))
+for i = 2, #KEYS do redis.call('SET', KEYS[i], tick, 'XX', 'KEEPTTL') end
+return tick
+`);
+
+/** Cluster: the clock's part of an invalidation, on the clock's own slot. KEYS: clock. */
+export const TICK_SCRIPT = script(`${CLOCK}
+clockNow(KEYS[1])
+return string.format('%.0f', redis.call('INCR', KEYS[1]))
+`);
+
+/**
+ * Cluster: one record's part of a write, on the record's own slot. KEYS: record. ARGV: stamp, ttl ms, the tick
+ * a missing record is created at, and whether creating it allows the entry ('1', when the clock had not moved).
+ * Returns 1 when the record allows the entry.
+ */
+export const ENSURE_RECORD_SCRIPT = script(`
+local record = tonumber(redis.call('GET', KEYS[1]))
+local ttl = tonumber(ARGV[2])
+if record then
+  if record > tonumber(ARGV[1]) then return 0 end
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+  return 1
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+if ARGV[4] == '1' then return 1 end
+return 0
+`);
+
+/** Deletes a lock only when it still holds the caller's token (never someone else's lock). */
+export const RELEASE_LOCK_SCRIPT = script(
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+);

@@ -1,0 +1,117 @@
+import type { EntryKey } from '../engine/entry-key.js';
+import { errorMessage } from '../cache.errors.js';
+import { isStoredResponse, type StoredResponse } from './cache-store.interface.js';
+import type { CacheTier, TierRead } from './cache-tier.interface.js';
+import {
+  ENSURE_RECORD_SCRIPT,
+  INVALIDATE_SCRIPT,
+  TICK_SCRIPT,
+  WRITE_SCRIPT,
+  type RedisScript,
+} from './redis-scripts.js';
+import type { RedisCommands } from './redis.store.js';
+
+/** A record or clock value: a non-negative integer, else missing (corrupt values count as lost). */
+function tickOf(raw: unknown): number | undefined {
+  if (typeof raw !== 'string' || raw === '') return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** An entry in Keyv's serialization (`{"value":…,"expires":…}`), so any Keyv or cache-manager client reads it. */
+function entryOf(raw: unknown): StoredResponse | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const value = (JSON.parse(raw) as { value?: unknown } | null)?.value;
+    return isStoredResponse(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Entries and their invalidation metadata in Redis (docs/storage-model.md). On one server a lookup is one
+ * `MGET`, a miss's write one script and an invalidation one script. On a cluster, where one command may not
+ * span slots, each step is split into single-key commands sent together.
+ */
+export class RedisTier implements CacheTier {
+  constructor(
+    private readonly commands: RedisCommands,
+    private readonly clockKey: string,
+    private readonly cluster: boolean,
+  ) {}
+
+  async read(key: EntryKey, withEntry: boolean): Promise<TierRead> {
+    const keys = key.readKeys as string[];
+    const values = await this.commands.mGet(withEntry ? keys : keys.slice(1));
+    const offset = withEntry ? 1 : 0;
+    const records = new Array<number | undefined>(values.length - offset - 1);
+    for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
+    return {
+      entry: withEntry ? entryOf(values[0]) : undefined,
+      clock: tickOf(values[offset]) ?? 0,
+      records,
+    };
+  }
+
+  async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
+    if (recordKeys.length === 0) return [];
+    const values = await this.commands.mGet(recordKeys as string[]);
+    return values.map(tickOf);
+  }
+
+  async write(
+    key: EntryKey,
+    recordKeys: readonly string[],
+    entry: StoredResponse,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    const payload = JSON.stringify({ value: entry, expires: Date.now() + ttlMs });
+    const tick = String(entry.tick);
+    if (!this.cluster) {
+      const stored = await this.run(
+        WRITE_SCRIPT,
+        [key.key, this.clockKey, ...recordKeys],
+        [tick, payload, ttl],
+      );
+      return Number(stored) === 1;
+    }
+    let clock = tickOf(await this.commands.get(this.clockKey));
+    const quiet = (clock ?? 0) === entry.tick;
+    if (clock === undefined && !quiet) clock = Number(await this.run(TICK_SCRIPT, [this.clockKey], []));
+    const allowed = await Promise.all(
+      recordKeys.map((recordKey) =>
+        this.run(
+          ENSURE_RECORD_SCRIPT,
+          [recordKey],
+          [tick, ttl, quiet ? tick : String(clock), quiet ? '1' : '0'],
+        ),
+      ),
+    );
+    if (!allowed.every((reply) => Number(reply) === 1)) return false;
+    await this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } });
+    return true;
+  }
+
+  async invalidate(recordKeys: readonly string[]): Promise<number> {
+    if (!this.cluster) return Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
+    const tick = String(await this.run(TICK_SCRIPT, [this.clockKey], []));
+    await Promise.all(
+      recordKeys.map((recordKey) =>
+        this.commands.set(recordKey, tick, { condition: 'XX', expiration: 'KEEPTTL' }),
+      ),
+    );
+    return Number(tick);
+  }
+
+  /** `EVALSHA`, or `EVAL` (which also loads it) when the server does not know the script yet. */
+  private async run(script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.commands.evalSha(script.sha, { keys, arguments: args });
+    } catch (error) {
+      if (!errorMessage(error).includes('NOSCRIPT')) throw error;
+      return this.commands.eval(script.source, { keys, arguments: args });
+    }
+  }
+}
