@@ -59,7 +59,7 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
     ));
     status = app.get(CacheStatusService);
     await backToRedis();
-    const client = app.get(CacheBackend).redis?.client;
+    const client = app.get(CacheBackend).redis?.store.client;
     client?.on('reconnecting', () => reconnects++);
     errorListeners = client?.listenerCount('error') ?? 0;
   });
@@ -214,17 +214,19 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
 
   it('corrupt values planted under our keys are misses and get overwritten', async () => {
     const report = await runScenario({
-      fault: 'corrupt entries and generations planted',
+      fault: 'corrupt entries, records and clock planted',
       app,
       url,
       inject: async () => {
         await sleep(500);
-        for (const key of redis.cli('--scan', '--pattern', `${prefix}:st:*`).split('\n').filter(Boolean)) {
+        for (const key of redis.cli('--scan', '--pattern', `${prefix}:@e:st:*`).split('\n').filter(Boolean)) {
           redis.cli('set', key, 'not json at all');
         }
-        redis.cli('set', `${prefix}:#gen:ns:st`, '');
-        redis.cli('del', `${prefix}:#gen:*`);
-        redis.cli('rpush', `${prefix}:#gen:pre:st:GET`, 'wrong type');
+        redis.cli('set', `${prefix}:@s:n:st`, 'not a tick');
+        redis.cli('del', `${prefix}:@s:*`);
+        redis.cli('del', `${prefix}:@s:p:st:GET`);
+        redis.cli('rpush', `${prefix}:@s:p:st:GET`, 'wrong type');
+        redis.cli('set', `${prefix}:@clock`, 'not a clock');
       },
     });
     expectHealthy(report);
@@ -282,7 +284,7 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
   });
 
   it('leaks no listener and leaves no unhandled rejection behind', () => {
-    expect(app.get(CacheBackend).redis?.client?.listenerCount('error')).toBe(errorListeners);
+    expect(app.get(CacheBackend).redis?.store.client?.listenerCount('error')).toBe(errorListeners);
     expect(unhandled).toBe(0);
   });
 });

@@ -189,11 +189,11 @@ describe.skipIf(redisMissing)('stampede protection across instances sharing Redi
 
   it('does not block others beyond the lock TTL when the holder crashed', async () => {
     await get(`${apps[0]?.url ?? ''}/s/locked/crash`);
-    const [key] = redis.cli('--scan', '--pattern', `${prefix}:lk:*crash*`).split('\n');
+    const [key] = redis.cli('--scan', '--pattern', `${prefix}:@e:lk:*crash*`).split('\n');
     expect(key).toBeTruthy();
     await apps[0]?.app.get(InvalidationService).invalidateNamespace('lk');
     // A lock left by an instance that died while computing this key.
-    redis.cli('set', `${prefix}:#lock:${key ?? ''}`, 'dead-instance', 'PX', '600');
+    redis.cli('set', (key ?? '').replace(`${prefix}:@e:`, `${prefix}:@l:`), 'dead-instance', 'PX', '600');
     const answer = await get(`${apps[1]?.url ?? ''}/s/locked/crash`);
     expect(answer.status).toBe(200);
     expect(answer.cache).toBe('MISS');

@@ -58,7 +58,9 @@ describe.skipIf(skip)('Redis Cluster (three masters started locally)', () => {
   it('spreads entries over the masters and serves hits from them', async () => {
     for (let i = 0; i < 30; i++) await get(`${a().url}/s/item/spread-${i}`);
     for (let i = 0; i < 30; i++) expect((await get(`${b().url}/s/item/spread-${i}`)).cache).toBe('HIT');
-    const holding = cluster.nodes.filter((node) => node.cli('--scan', '--pattern', `${prefix}:st:*`) !== '');
+    const holding = cluster.nodes.filter(
+      (node) => node.cli('--scan', '--pattern', `${prefix}:@e:st:*`) !== '',
+    );
     expect(holding.length).toBeGreaterThanOrEqual(2);
   });
 

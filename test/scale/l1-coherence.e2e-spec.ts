@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveStoreKey } from '../../src/cache/http/cache-key.js';
+import type { EntryKey } from '../../src/cache/engine/entry-key.js';
 import { CacheBackend, CacheStatusService, InvalidationService } from '../helpers/internals.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { FixtureModule, startApp } from '../fixtures/cache-fixture.js';
@@ -83,14 +83,14 @@ describe.skipIf(skip)('tiered cache: L1 copies kept coherent over Redis pub/sub'
   });
 
   it('reaches the other instance within 50 ms (broadcast delay, 30 rounds)', async () => {
-    const { key, scopes } = resolveStoreKey(prefix, 'items', 'items:GET:%2Fitems%2F%3Aid:id=delay:');
+    const key = b().backend.keys.entry('items', 'items:GET:%2Fitems%2F%3Aid:id=delay:');
     const delays: number[] = [];
     for (let i = 0; i < 30; i++) {
       await xCache(`${b().url}/items/delay`);
-      await waitUntil(() => isL1Hit(b().backend, key, scopes), 2000, 'an L1 copy on B');
+      await waitUntil(() => isL1Hit(b().backend, key), 2000, 'an L1 copy on B');
       await a().app.get(InvalidationService).invalidateNamespace('items');
       const returned = performance.now();
-      await waitUntil(() => !isL1Hit(b().backend, key, scopes), 2000, 'B to drop its copy');
+      await waitUntil(() => !isL1Hit(b().backend, key), 2000, 'B to drop its copy');
       delays.push(performance.now() - returned);
     }
     delays.sort((x, y) => x - y);
@@ -116,7 +116,7 @@ describe.skipIf(skip)('tiered cache: L1 copies kept coherent over Redis pub/sub'
 
   it('flushes L1 and serves from Redis while the subscription is lost, then resumes', async () => {
     await xCache(`${b().url}/items/lost`);
-    expect(b().backend.l1?.size).toBeGreaterThan(0);
+    expect(b().backend.redis?.l1?.size).toBeGreaterThan(0);
     const losses = b().backend.l1SubscriptionLosses;
     redis.cli('client', 'kill', 'type', 'pubsub');
     await waitUntil(
@@ -127,14 +127,14 @@ describe.skipIf(skip)('tiered cache: L1 copies kept coherent over Redis pub/sub'
     await waitUntil(() => b().backend.l1Serving, 10_000, 'B to subscribe again');
     // Everything L1 held before the loss is gone: it may have missed messages.
     expect(await xCache(`${b().url}/items/lost`)).toBe('HIT');
-    expect(b().backend.l1?.size).toBe(1);
+    expect(b().backend.redis?.l1?.size).toBe(1);
     await xCache(`${b().url}/items/back`);
     expect(await xCache(`${b().url}/items/back`)).toBe('HIT');
   });
 });
 
 /** Whether a read on this backend is answered from L1 right now (synchronously, without Redis). */
-function isL1Hit(backend: CacheBackend, key: string, scopes: string[]): boolean {
-  const lookup = backend.read(key, scopes);
+function isL1Hit(backend: CacheBackend, key: EntryKey): boolean {
+  const lookup = backend.read(key);
   return !(lookup instanceof Promise) && lookup.entry !== undefined;
 }

@@ -67,6 +67,16 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     return this.redis.serving ? 'redis' : 'memory-fallback';
   }
 
+  /** Whether L1 copies are being served (L1 enabled and its coherence bus subscribed). */
+  get l1Serving(): boolean {
+    return this.redis?.l1?.serving === true;
+  }
+
+  /** How many times the L1 bus subscription was lost (and L1 flushed). */
+  get l1SubscriptionLosses(): number {
+    return this.redis?.l1?.subscriptionLosses ?? 0;
+  }
+
   /** Whether the circuit breaker keeps requests away from Redis. */
   get breakerState(): 'closed' | 'open' {
     return this.redis?.breakerOpen === true ? 'open' : 'closed';

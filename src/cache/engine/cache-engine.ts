@@ -132,7 +132,7 @@ export class CacheEngine {
     }
     const settle = this.flights.lead(flightKey, this.options.stampede.coalesceTimeout);
     if (!policy.lock) return this.compute(key, policy, lookup, undefined, settle);
-    return lockOrWait(this.backend, key, stamp, this.options.stampede.lockTtl).then((outcome) => {
+    return lockOrWait(this.backend, key, this.options.stampede.lockTtl).then((outcome) => {
       if (outcome.entry !== undefined) {
         settle(outcome.entry);
         return this.hit(policy, outcome.entry, 'HIT');

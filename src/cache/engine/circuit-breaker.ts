@@ -14,7 +14,7 @@ export class CircuitBreaker {
   private failures = 0;
   private openMs = BASE_OPEN_MS;
   private timer: NodeJS.Timeout | undefined;
-  private probing = false;
+  private probing: Promise<void> | undefined;
   private stopped = false;
 
   /**
@@ -56,10 +56,14 @@ export class CircuitBreaker {
     this.isOpen = true;
   }
 
-  /** Probes now, unless a probe is already running; resolves when it is done, whatever its outcome. */
-  async tryClose(): Promise<void> {
-    if (this.probing || this.stopped) return;
-    this.probing = true;
+  /** Probes now (or joins the probe already running); resolves when it is done, whatever its outcome. */
+  tryClose(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.probing ??= this.runProbe().finally(() => (this.probing = undefined));
+    return this.probing;
+  }
+
+  private async runProbe(): Promise<void> {
     try {
       await this.probe();
       const wasOpen = this.isOpen;
@@ -70,8 +74,6 @@ export class CircuitBreaker {
     } catch {
       this.isOpen = true;
       this.schedule();
-    } finally {
-      this.probing = false;
     }
   }
 

@@ -72,6 +72,11 @@ export class L1Tier {
     this.records = new LocalRecords(Math.max(1000, maxEntries * 8));
   }
 
+  /** Entries held. */
+  get size(): number {
+    return this.store.size;
+  }
+
   /** Whether L1 copies are served (the bus is subscribed). */
   get serving(): boolean {
     return this.live;

@@ -13,14 +13,11 @@ const LOCK_POLL_MS = 25;
 export async function lockOrWait(
   backend: CacheBackend,
   key: EntryKey,
-  stamp: number | undefined,
   lockTtlMs: number,
 ): Promise<{ entry?: StoredResponse; token?: string }> {
   const deadline = Date.now() + lockTtlMs;
-  const stored = async () => {
-    const found = await backend.read(key, true, false);
-    return found.entry !== undefined && found.stamp === stamp ? found.entry : undefined;
-  };
+  // Any entry the records allow reflects every invalidation of its scopes (they all came before its stamp).
+  const stored = async () => (await backend.read(key, true, false)).entry;
   for (let attempt = 0; ; attempt++) {
     const token = await backend.tryLock(key, lockTtlMs);
     if (token === undefined) return {};

@@ -215,6 +215,7 @@ export class RedisConnection {
       Math.max(this.options.redis.operationTimeout * 2, 250),
       'probe',
     );
+    await withDeadline(this.tier.load(), this.options.redis.invalidationTimeout, 'script load');
     while (this.pending.size > 0) {
       const owed = [...this.pending];
       await withDeadline(this.tier.invalidate(owed), this.options.redis.invalidationTimeout, 'invalidate');

@@ -11,15 +11,20 @@ function script(source: string): RedisScript {
 }
 
 /**
- * Shared Lua: `clockNow()` reads the clock, creating it when missing (or corrupt) at the server's time in
+ * Shared Lua: `tickAt()` reads a record or the clock (missing, corrupt or of another type: `nil`, and a
+ * `SET` replaces it); `clockNow()` reads the clock, creating it when missing (or corrupt) at the server's time in
  * microseconds, above every tick handed out before it was lost; returns the value read before (0 when missing)
  * and the value after.
  */
 const CLOCK = `
+local function tickAt(key)
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'table' then return nil end
+  return tonumber(raw)
+end
 local function clockNow(key)
-  local raw = redis.call('GET', key)
-  local value = tonumber(raw)
-  if value then return value, raw end
+  local value = tickAt(key)
+  if value then return value, string.format('%.0f', value) end
   local t = redis.call('TIME')
   local base = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
   redis.call('SET', key, base)
@@ -38,7 +43,7 @@ local before, current = clockNow(KEYS[2])
 local quiet = before == tick
 local fenced = false
 for i = 3, #KEYS do
-  local record = tonumber(redis.call('GET', KEYS[i]))
+  local record = tickAt(KEYS[i])
   if record and record > tick then return 0 end
   if not record and not quiet then
     redis.call('SET', KEYS[i], current, 'PX', ttl)
@@ -47,7 +52,7 @@ for i = 3, #KEYS do
 end
 if fenced then return 0 end
 for i = 3, #KEYS do
-  local record = tonumber(redis.call('GET', KEYS[i]))
+  local record = tickAt(KEYS[i])
   if record then
     if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
   else
@@ -76,21 +81,20 @@ return string.format('%.0f', redis.call('INCR', KEYS[1]))
 `);
 
 /**
- * Cluster: one record's part of a write, on the record's own slot. KEYS: record. ARGV: stamp, ttl ms, the tick
- * a missing record is created at, and whether creating it allows the entry ('1', when the clock had not moved).
- * Returns 1 when the record allows the entry.
+ * Cluster: one record's part of a write, on the record's own slot. KEYS: record. ARGV: stamp, ttl ms. A missing
+ * record is created at the stamp. Returns 0 when the record refuses the entry (moved past the stamp), 1 when it
+ * allows it, 2 when it was missing and has been created (the caller fences it if the clock moved).
  */
-export const ENSURE_RECORD_SCRIPT = script(`
-local record = tonumber(redis.call('GET', KEYS[1]))
+export const ENSURE_RECORD_SCRIPT = script(`${CLOCK}
+local record = tickAt(KEYS[1])
 local ttl = tonumber(ARGV[2])
 if record then
   if record > tonumber(ARGV[1]) then return 0 end
   if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
   return 1
 end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
-if ARGV[4] == '1' then return 1 end
-return 0
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return 2
 `);
 
 /** Deletes a lock only when it still holds the caller's token (never someone else's lock). */

@@ -77,21 +77,31 @@ export class RedisTier implements CacheTier {
       );
       return Number(stored) === 1;
     }
-    let clock = tickOf(await this.commands.get(this.clockKey));
-    const quiet = (clock ?? 0) === entry.tick;
-    if (clock === undefined && !quiet) clock = Number(await this.run(TICK_SCRIPT, [this.clockKey], []));
-    const allowed = await Promise.all(
-      recordKeys.map((recordKey) =>
-        this.run(
-          ENSURE_RECORD_SCRIPT,
-          [recordKey],
-          [tick, ttl, quiet ? tick : String(clock), quiet ? '1' : '0'],
+    // A cluster has no multi-slot script: every part goes out at once (so that a read issued after the response
+    // is ordered after them on each node), and the entry is only valid once its records allow it.
+    const [clockRaw, replies] = await Promise.all([
+      this.commands.get(this.clockKey),
+      Promise.all(
+        recordKeys.map((recordKey) =>
+          this.commands.eval(ENSURE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [tick, ttl] }),
         ),
       ),
+      this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } }),
+    ]);
+    if (replies.some((reply) => Number(reply) === 0)) return false;
+    const clock = tickOf(clockRaw) ?? 0;
+    if (clock === entry.tick || !replies.some((reply) => Number(reply) === 2)) return true;
+    // The clock moved while the value was computed and a record was missing: it may have been invalidated and
+    // lost meanwhile, so the records created at the stamp are moved to the current tick (the entry is refused).
+    const current = clock === 0 ? String(await this.run(TICK_SCRIPT, [this.clockKey], [])) : String(clock);
+    await Promise.all(
+      recordKeys.map((recordKey, i) =>
+        Number(replies[i]) === 2
+          ? this.commands.set(recordKey, current, { condition: 'XX', expiration: 'KEEPTTL' })
+          : undefined,
+      ),
     );
-    if (!allowed.every((reply) => Number(reply) === 1)) return false;
-    await this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } });
-    return true;
+    return false;
   }
 
   async invalidate(recordKeys: readonly string[]): Promise<number> {
@@ -103,6 +113,12 @@ export class RedisTier implements CacheTier {
       ),
     );
     return Number(tick);
+  }
+
+  /** Loads the scripts of the single-server path (after every connect: a restarted server forgot them). */
+  async load(): Promise<void> {
+    if (this.cluster) return;
+    await Promise.all([WRITE_SCRIPT, INVALIDATE_SCRIPT].map((s) => this.commands.scriptLoad(s.source)));
   }
 
   /** `EVALSHA`, or `EVAL` (which also loads it) when the server does not know the script yet. */

@@ -28,6 +28,7 @@ export interface RedisCommands {
   incr(key: string): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  scriptLoad(script: string): Promise<unknown>;
   publish(channel: string, message: string): Promise<unknown>;
   /** Several keys at once: one MGET on a single server, one GET per key (in parallel) on a cluster. */
   mGet(keys: string[]): Promise<unknown[]>;
