@@ -30,6 +30,8 @@ export interface Lookup {
   readonly stamp: number | undefined;
   /** The tier that answered: a result is written back only to it (stamps of two tiers never mix). */
   readonly tier: 'memory' | 'redis';
+  /** Answered by L1 (no stamp): a caller that wants to refresh the entry reads Redis again. */
+  readonly fromL1?: true;
 }
 
 /**
@@ -101,7 +103,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     if (redis === undefined || !redis.serving) return this.readMemory(key, withEntry);
     if (withEntry && viaL1) {
       const local = redis.l1?.get(key);
-      if (local !== undefined) return { entry: local, stamp: undefined, tier: 'redis' };
+      if (local !== undefined) return { entry: local, stamp: undefined, tier: 'redis', fromL1: true };
     }
     return redis.read(key, withEntry).then(
       (found): Lookup => ({ entry: found.entry, stamp: found.stamp, tier: 'redis' }),

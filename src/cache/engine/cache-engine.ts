@@ -111,6 +111,13 @@ export class CacheEngine {
       if (fresh && !(policy.refreshBeta > 0 && refreshesEarly(entry, now, policy.refreshBeta))) {
         return this.hit(policy, entry, 'HIT');
       }
+      // L1 gives no stamp to refresh with: ask Redis (which may also hold a fresher entry by now).
+      if (lookup.fromL1 === true && mode.write) {
+        const again = this.backend.read(key, true, false);
+        return isPromise(again)
+          ? again.then((found) => this.decide(key, policy, mode, found))
+          : this.decide(key, policy, mode, again);
+      }
       // Stale (within grace) or due for an early refresh: one caller refreshes, the others keep the entry.
       if (flightKey === undefined || this.flights.join(flightKey) !== undefined) {
         return this.hit(policy, entry, fresh ? 'HIT' : 'STALE');

@@ -96,7 +96,9 @@ export class MemoryRecords {
     }
     // Positions superseded by later writes or expired records pile up: drop them once they outnumber the live
     // ones, so the queue stays O(maxRecords) at amortized O(1) per write.
-    if (this.queueKeys.length - this.head > 2 * this.slots.size + 1024) this.compact();
+    // Positions already passed by eviction are dropped the same way once they are half the queue.
+    const pending = this.queueKeys.length - this.head;
+    if (pending > 2 * this.slots.size + 1024 || this.head > Math.max(1024, pending)) this.compact();
   }
 
   private compact(): void {
