@@ -111,7 +111,10 @@ export class MemoryStore implements CacheStore {
       if (existing !== undefined) this.remove(existing);
       return;
     }
-    const stored = Object.freeze({ ...value, ...bytesOf(value) });
+    // Object.assign, not a spread: on Node 20, adding bodyBytes to a spread copy and freezing it costs over a
+    // microsecond more (bench/memory-store.mjs). The two differ only for an own `__proto__` key, which no entry
+    // this library writes has.
+    const stored = Object.freeze(Object.assign({}, value, bytesOf(value)));
     if (existing === undefined) {
       const slot = new Slot(key, stored, bytes);
       this.slots.set(key, slot);
