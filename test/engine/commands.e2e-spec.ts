@@ -1,0 +1,176 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADAPTERS } from '../fixtures/cache-fixture.js';
+import { getRow, OPERATION_TIMEOUT_MS, startEngineApp, type EngineApp } from '../helpers/engine-app.js';
+import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
+import { CommandLog, type MonitoredCommand } from '../helpers/resp.js';
+import { StorageLayout } from '../helpers/storage-layout.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+
+const skip = skipWithoutRedis('Redis commands per request', canSpawnRedis());
+
+/** Commands that only read. Anything else a request sends counts as a write. */
+const READS = new Set(['GET', 'MGET', 'EXISTS', 'PTTL', 'TTL', 'STRLEN', 'GETRANGE', 'PING', 'ECHO']);
+const SCRIPTS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+
+/** The keys a command names. */
+function keysOf(command: MonitoredCommand): string[] {
+  const { name, args } = command;
+  if (SCRIPTS.has(name)) return args.slice(2, 2 + Number(args[1] ?? 0));
+  if (['MGET', 'DEL', 'UNLINK', 'EXISTS', 'TOUCH'].includes(name)) return [...args];
+  if (name === 'MSET') return args.filter((_, i) => i % 2 === 0);
+  return args.length > 0 ? [args[0] ?? ''] : [];
+}
+
+const isWrite = (command: MonitoredCommand) => !READS.has(command.name);
+const isSetNx = (command: MonitoredCommand) =>
+  command.name === 'SETNX' || (command.name === 'SET' && command.args.some((a) => a.toUpperCase() === 'NX'));
+
+/** One line per command, arguments shortened. */
+function lines(commands: readonly MonitoredCommand[]): string[] {
+  return commands.map(
+    (c) =>
+      `[${c.source}] ${c.name} ${c.args.map((a) => (a.length > 60 ? `${a.slice(0, 57)}...` : a)).join(' ')}`,
+  );
+}
+
+/** The whole log of a request, for assertion messages. */
+function render(commands: readonly MonitoredCommand[]): string {
+  return `\n${lines(commands).join('\n')}\n`;
+}
+
+/** Routes whose cold miss and hit are counted. */
+const ROUTES: Array<{ name: string; path: string; headers?: Record<string, string>; tagged?: true }> = [
+  { name: 'the default key', path: '/e/item/counted' },
+  { name: 'a user-scoped key', path: '/e/me', headers: { 'x-user': 'counted-user' } },
+  { name: 'a paginated list', path: '/e/list?page=7' },
+  { name: 'a scoped key', path: '/e/scoped/ca/cb' },
+  { name: 'a tagged entry', path: '/e/tagged/counted', tagged: true },
+];
+
+describe.skipIf(skip).each(ADAPTERS)('Redis commands per request, from MONITOR, on %s', (adapter) => {
+  let redis: OwnedRedis;
+  let engine: EngineApp;
+  let log: CommandLog;
+  const prefix = `commands-${adapter}`;
+  const layout = new StorageLayout(prefix);
+  const clientOf = (commands: readonly MonitoredCommand[]) => commands.filter((c) => c.source !== 'lua');
+  const isLockCommand = (command: MonitoredCommand) => {
+    const keys = keysOf(command);
+    return keys.length > 0 && keys.every((key) => layout.isLock(key));
+  };
+  /** A miss's log is complete once its write (not a lock's) has been seen, and a moment has passed. */
+  const wroteEntry = (commands: MonitoredCommand[]) =>
+    clientOf(commands).some((c) => isWrite(c) && !isLockCommand(c));
+
+  beforeAll(async () => {
+    redis = await spawnRedis();
+    engine = await startEngineApp(adapter, redis, prefix);
+    log = await CommandLog.start(redis.port);
+    // Steady state: the scripts the engine uses are known to the server (a first EVALSHA may be refused with
+    // NOSCRIPT and repeated as EVAL; that happens once per server, not per miss).
+    for (const path of ['/e/item/warm-up', '/e/locked/warm-up', '/e/tagged/warm-up']) {
+      await getRow(engine.url, path);
+      await getRow(engine.url, path);
+    }
+    await engine.invalidation.invalidateNamespace('warm-up');
+  });
+  afterAll(async () => {
+    log?.close();
+    await engine?.close();
+    await redis?.stop();
+  });
+
+  it.each(ROUTES)(
+    'a cold miss on $name sends the read, then exactly one write, and no SET NX',
+    async (route) => {
+      let answer: Awaited<ReturnType<typeof getRow>> | undefined;
+      const commands = await log.around(
+        async () => (answer = await getRow(engine.url, route.path, route.headers)),
+        { expect: wroteEntry },
+      );
+      expect(answer?.cache).toBe('MISS');
+      const client = clientOf(commands);
+      expect(lines(client.filter(isSetNx)), 'SET NX on the read path').toEqual([]);
+      expect(
+        client.map((c) => c.name),
+        render(commands),
+      ).toHaveLength(2);
+      expect(client[0]?.name, render(commands)).toBe('MGET');
+      expect(lines(client.filter(isWrite)), render(commands)).toHaveLength(1);
+    },
+  );
+
+  it.each(ROUTES.filter((route) => route.tagged !== true))(
+    'a hit on $name is one MGET and nothing else',
+    async (route) => {
+      await getRow(engine.url, route.path, route.headers);
+      let answer: Awaited<ReturnType<typeof getRow>> | undefined;
+      const commands = await log.around(
+        async () => (answer = await getRow(engine.url, route.path, route.headers)),
+      );
+      expect(answer?.cache).toBe('HIT');
+      expect(
+        clientOf(commands).map((c) => c.name),
+        render(commands),
+      ).toEqual(['MGET']);
+      expect(lines(commands.filter((c) => c.source === 'lua')), 'no script ran').toEqual([]);
+    },
+  );
+
+  it('with lock: true, a cold miss adds only the lock commands; its hit is one MGET', async () => {
+    let answer: Awaited<ReturnType<typeof getRow>> | undefined;
+    const commands = await log.around(async () => (answer = await getRow(engine.url, '/e/locked/counted')), {
+      expect: wroteEntry,
+    });
+    expect(answer?.cache).toBe('MISS');
+    const client = clientOf(commands);
+    const locking = client.filter(isLockCommand);
+    const rest = client.filter((c) => !isLockCommand(c));
+    expect(locking.length, `no lock command:${render(commands)}`).toBeGreaterThanOrEqual(1);
+    expect(lines(rest.filter(isSetNx)), 'SET NX on the read path').toEqual([]);
+    expect(
+      rest.map((c) => c.name),
+      render(commands),
+    ).toHaveLength(2);
+    expect(rest[0]?.name, render(commands)).toBe('MGET');
+    expect(lines(rest.filter(isWrite)), render(commands)).toHaveLength(1);
+
+    const hit = await log.around(async () => (answer = await getRow(engine.url, '/e/locked/counted')));
+    expect(answer?.cache).toBe('HIT');
+    expect(
+      clientOf(hit).map((c) => c.name),
+      render(hit),
+    ).toEqual(['MGET']);
+  });
+
+  it('100 concurrent first GETs of one key: one handler run and one write', async () => {
+    const server = engine.app.getHttpServer() as Server;
+    let received = 0;
+    const count = (request: IncomingMessage) => void (request.url === '/e/item/burst' && received++);
+    server.on('request', count);
+    let answers: Array<Awaited<ReturnType<typeof getRow>>> = [];
+    try {
+      const commands = await log.around(
+        async () => {
+          // The first handler run waits until every request has been received and has had the operation
+          // deadline to finish its lookup: they are all concurrent, however slow this machine is.
+          const gate = engine.data.hold('item:burst');
+          const all = Promise.all(Array.from({ length: 100 }, () => getRow(engine.url, '/e/item/burst')));
+          await waitUntil(() => received === 100 && gate.arrived === 1, 10_000, 'every request to arrive');
+          await sleep(OPERATION_TIMEOUT_MS + 100);
+          gate.release();
+          answers = await all;
+        },
+        { expect: wroteEntry, settleMs: 250 },
+      );
+      expect(engine.data.runsOf('item:burst')).toBe(1);
+      expect(answers.every((a) => a.status === 200 && a.row.run === 1)).toBe(true);
+      const client = clientOf(commands);
+      expect(lines(client.filter(isSetNx)), 'SET NX on the read path').toEqual([]);
+      expect(lines(client.filter(isWrite)), 'writes').toHaveLength(1);
+    } finally {
+      server.off('request', count);
+    }
+  });
+});
