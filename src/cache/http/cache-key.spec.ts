@@ -1,17 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import type { CacheBackend } from '../engine/cache-backend.js';
+import { KeySpace, Scopes, type EntryKey } from '../engine/entry-key.js';
+import { InvalidationService } from '../invalidation/invalidation.service.js';
 import {
   defaultUserIdResolver,
   encodeKeySegment,
   isValidKeyName,
-  MAX_KEY_BYTES,
   normalizeParams,
   normalizeQuery,
   parseQueryPairs,
   RequestKeyContext,
-  prefixScope,
-  resolveStoreKey,
-  scopesOf,
-  toStoreKey,
   type CacheRequest,
   type KeyBuilder,
   type UserIdResolver,
@@ -79,6 +77,32 @@ const TRICKY_VALUES = [
 
 async function build(builder: KeyBuilder, context: RequestKeyContext): Promise<string | undefined> {
   return await builder(context);
+}
+
+const space = new KeySpace('cache');
+
+/** The entry a request's key lands in, with the records of its scopes and declared tags. */
+async function entryOf(builder: KeyBuilder, ctx: RequestKeyContext): Promise<EntryKey> {
+  const built = await build(builder, ctx);
+  if (built === undefined) throw new Error('the builder declined the request');
+  return space.entry(ctx.namespace, built, builder.tags?.(ctx) ?? []);
+}
+
+/** The record keys an InvalidationService call targets, as CacheBackend names them. */
+async function targets(call: (service: InvalidationService) => Promise<void>): Promise<string[]> {
+  const scopes: string[] = [];
+  const backend = {
+    invalidate: async (given: readonly string[]) => void scopes.push(...given),
+    invalidateTags: async (tags: readonly string[]) =>
+      void scopes.push(...tags.map((tag) => Scopes.tag(tag))),
+  };
+  await call(new InvalidationService(backend as unknown as CacheBackend));
+  return scopes.map((scope) => space.record(scope));
+}
+
+/** Whether an invalidation targeting `records` reaches the entry. */
+function reaches(records: readonly string[], entry: EntryKey): boolean {
+  return records.some((record) => entry.recordKeys.includes(record));
 }
 
 interface RequestInit {
@@ -384,135 +408,6 @@ describe('defaultUserIdResolver', () => {
   });
 });
 
-describe('toStoreKey', () => {
-  const bytes = (key: string) => Buffer.byteLength(key);
-
-  it('places a short key under prefix and namespace unchanged', () => {
-    expect(toStoreKey('cache', 'users', 'users:1:single')).toBe('cache:users:1:single');
-    expect(toStoreKey('cache', 'users', 'list:page:1')).toBe('cache:users:list:page:1');
-    expect(toStoreKey('cache', 'users', 'usersX:1')).toBe('cache:users:usersX:1');
-    expect(toStoreKey('cache', 'users', 'users')).toBe('cache:users:_');
-    expect(toStoreKey('cache', 'users', 'users:')).toBe('cache:users:_');
-  });
-
-  it('keeps a key of exactly MAX_KEY_BYTES and hashes one byte more', () => {
-    const base = 'cache:users:1:';
-    const exact = `users:1:${'x'.repeat(MAX_KEY_BYTES - base.length)}`;
-    expect(toStoreKey('cache', 'users', exact)).toBe(`${base}${'x'.repeat(MAX_KEY_BYTES - base.length)}`);
-    const over = `${exact}x`;
-    const hashed = toStoreKey('cache', 'users', over);
-    expect(hashed).not.toBe(`cache:users:${over.slice('users:'.length)}`);
-    expect(hashed.startsWith('cache:users:1:#')).toBe(true);
-  });
-
-  it('keeps long keys within MAX_KEY_BYTES, with prefix, namespace and first segment', () => {
-    const key = toStoreKey('cache', 'users', `users:42:${'x'.repeat(1000)}`);
-    expect(bytes(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-    expect(key.startsWith('cache:users:42:#')).toBe(true);
-  });
-
-  it('counts bytes, not characters, for multibyte keys', () => {
-    for (const tail of ['é'.repeat(150), '日'.repeat(100), '😀'.repeat(70), `a${'é'.repeat(130)}`]) {
-      const built = `users:7:${tail}`;
-      const key = toStoreKey('cache', 'users', built);
-      expect(bytes(key), tail.slice(0, 3)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-      expect(key.startsWith('cache:users:7:')).toBe(true);
-    }
-  });
-
-  it('keeps a multibyte first segment when it fits', () => {
-    const key = toStoreKey('cache', 'users', `users:é:${'x'.repeat(400)}`);
-    expect(key.startsWith('cache:users:é:#')).toBe(true);
-    expect(bytes(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-  });
-
-  it('hashes the whole rest when the first segment alone is too long', () => {
-    const key = toStoreKey('cache', 'users', `users:${'h'.repeat(300)}:tail`);
-    expect(key.startsWith('cache:users:#')).toBe(true);
-    expect(bytes(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-    const single = toStoreKey('cache', 'users', `users:${'s'.repeat(300)}`);
-    expect(single.startsWith('cache:users:#')).toBe(true);
-    expect(bytes(single)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-  });
-
-  it('stays within MAX_KEY_BYTES with the longest prefix and namespace', () => {
-    const prefix = 'p'.repeat(64);
-    const namespace = 'n'.repeat(64);
-    for (const built of [
-      `${namespace}:${'h'.repeat(70)}:${'x'.repeat(300)}`,
-      `${'é'.repeat(300)}`,
-      `a:${'😀'.repeat(80)}`,
-    ]) {
-      const key = toStoreKey(prefix, namespace, built);
-      expect(bytes(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-      expect(key.startsWith(`${prefix}:${namespace}:`)).toBe(true);
-    }
-  });
-
-  it('gives different keys to different long inputs, and the same key to the same input', () => {
-    const long = 'x'.repeat(400);
-    const inputs = [
-      `users:1:${long}a`,
-      `users:1:${long}b`,
-      `users:1:a${long}`,
-      `users:1:${long}`,
-      `users:1:${long}:`,
-      `users:2:${long}a`,
-      `users:${'é'.repeat(200)}`,
-      `users:${'é'.repeat(201)}`,
-    ];
-    const keys = inputs.map((built) => toStoreKey('cache', 'users', built));
-    expect(new Set(keys).size).toBe(inputs.length);
-    expect(inputs.map((built) => toStoreKey('cache', 'users', built))).toEqual(keys);
-  });
-
-  it('marks hashed tails with #, which no encoded segment contains', () => {
-    const hashed = toStoreKey('cache', 'users', `users:1:${'x'.repeat(400)}`);
-    const tail = hashed.slice('cache:users:1:'.length);
-    expect(tail.startsWith('#')).toBe(true);
-    for (const value of TRICKY_VALUES) expect(encodeKeySegment(value)).not.toContain('#');
-  });
-});
-
-describe('invalidation scopes', () => {
-  it('gives every entry the global, namespace, owner and prefix scopes of its key', () => {
-    expect(scopesOf('apikey', '5:12')).toEqual([
-      '*',
-      'ns:apikey',
-      'own:5',
-      'pre:apikey:5',
-      'pre:apikey:5:12',
-    ]);
-    expect(scopesOf('users', 'list:page:1:size:50')).toEqual([
-      '*',
-      'ns:users',
-      'own:list',
-      'pre:users:list',
-      'pre:users:list:page',
-      'pre:users:list:page:1',
-    ]);
-    expect(scopesOf('x', '_')).toEqual(['*', 'ns:x', 'pre:x:_']);
-  });
-
-  it('targets exact prefixes: 5 never covers 50, and deep scopes widen to three segments', () => {
-    const of5 = scopesOf('apikey', '50:1');
-    expect(of5).not.toContain(prefixScope('apikey', ['5']));
-    expect(scopesOf('apikey', '5:1')).toContain(prefixScope('apikey', ['5']));
-    expect(scopesOf('users', 'list:page:1:size:50')).toContain(
-      prefixScope('users', ['list', 'page', '1', 'size']),
-    );
-    expect(prefixScope('items', [])).toBe('ns:items');
-  });
-
-  it('derives scopes from the key before hashing, so long keys stay invalidatable', () => {
-    const long = 'x'.repeat(400);
-    const { key, scopes } = resolveStoreKey('p', 'users', `users:7:${long}`);
-    expect(Buffer.byteLength(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
-    expect(scopes).toContain('own:7');
-    expect(scopes).toContain('pre:users:7');
-  });
-});
-
 describe('key builders', () => {
   it('userScopedKeyBuilder is user-scoped and skips anonymous requests', async () => {
     expect(userScopedKeyBuilder.userScoped).toBe(true);
@@ -597,20 +492,22 @@ describe('key builders', () => {
   });
 
   it('usersListKeyBuilder keys are found by the users invalidations', async () => {
-    const list = resolveStoreKey(
-      'cache',
-      'users',
-      (await build(usersListKeyBuilder, context({ url: '/users' }, 'users'))) ?? '',
-    ).scopes;
-    const single = resolveStoreKey(
-      'cache',
-      'users',
-      (await build(usersListKeyBuilder, context({ url: '/users?userId=5' }, 'users'))) ?? '',
-    ).scopes;
-    expect(list).toContain(prefixScope('users', ['list']));
-    expect(single).not.toContain(prefixScope('users', ['list']));
-    expect(single).toContain(`own:${encodeKeySegment(5)}`);
-    expect(list).not.toContain(`own:${encodeKeySegment(5)}`);
+    const list = await entryOf(usersListKeyBuilder, context({ url: '/users' }, 'users'));
+    const page = await entryOf(usersListKeyBuilder, context({ url: '/users?page=3&size=10' }, 'users'));
+    const single = await entryOf(usersListKeyBuilder, context({ url: '/users?userId=5' }, 'users'));
+    const usersList = await targets((s) => s.invalidateUsersList());
+    const user5 = await targets((s) => s.invalidateUser(5));
+    expect(usersList).toEqual([space.record(Scopes.prefix('users', ['list']))]);
+    expect(user5).toEqual([space.record(Scopes.tag('user:5'))]);
+    expect(reaches(usersList, list)).toBe(true);
+    expect(reaches(usersList, page)).toBe(true);
+    expect(reaches(usersList, single)).toBe(false);
+    expect(reaches(user5, single)).toBe(true);
+    expect(reaches(user5, list)).toBe(false);
+    expect(reaches(await targets((s) => s.invalidateUser('5')), single)).toBe(true);
+    expect(reaches(await targets((s) => s.invalidateUser(50)), single)).toBe(false);
+    expect(reaches(await targets((s) => s.invalidateNamespace('users')), single)).toBe(true);
+    expect(reaches(await targets((s) => s.invalidateNamespace('user')), single)).toBe(false);
   });
 
   it('paginatedKeyBuilder honours its options', async () => {
@@ -716,12 +613,29 @@ describe('key builders', () => {
     const listKey = await build(usersListKeyBuilder, context({ url: '/users' }, 'users'));
     expect(singleKeys).not.toContain(listKey);
 
+    const entries = async (builder: KeyBuilder, namespace: string, init: (id: string) => RequestInit) =>
+      Promise.all(ids.map((id) => entryOf(builder, context(init(id), namespace))));
+    const userEntries = await entries(userScopedKeyBuilder, 'user', (id) => ({ user: { id } }));
+    const singleEntries = await entries(usersListKeyBuilder, 'users', (id) => ({
+      url: `/users?userId=${encodeURIComponent(id)}`,
+    }));
+    const ownEntries = await entries(apiKeysListKeyBuilder, 'apikeys', (id) => ({ user: { id } }));
+    const keyEntries = await entries(apiKeySingleKeyBuilder, 'apikey', (id) => ({
+      user: { id },
+      params: { keyId: 'k1' },
+    }));
     for (const [i, id] of ids.entries()) {
-      const owner = `own:${encodeKeySegment(id)}`;
-      for (const [j, built] of [...userKeys, ...singleKeys, ...ownKeys].entries()) {
-        const namespace = built?.slice(0, built.indexOf(':')) ?? '';
-        const { scopes } = resolveStoreKey('cache', namespace, built ?? '');
-        expect(scopes.includes(owner), `owner ${id} vs ${built}`).toBe(j % ids.length === i);
+      const user = await targets((s) => s.invalidateUser(id));
+      const apiKeys = await targets((s) => s.invalidateApiKeys(id));
+      for (const [j, entry] of [...userEntries, ...singleEntries].entries()) {
+        expect(reaches(user, entry), `invalidateUser(${id}) vs ${entry.key}`).toBe(j % ids.length === i);
+        expect(reaches(apiKeys, entry), `invalidateApiKeys(${id}) vs ${entry.key}`).toBe(false);
+      }
+      for (const [j, entry] of [...ownEntries, ...keyEntries].entries()) {
+        expect(reaches(apiKeys, entry), `invalidateApiKeys(${id}) vs ${entry.key}`).toBe(
+          j % ids.length === i,
+        );
+        expect(reaches(user, entry), `invalidateUser(${id}) vs ${entry.key}`).toBe(false);
       }
     }
   });
