@@ -47,6 +47,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   /** The Redis side (connection, breaker, L1, bus), when Redis is enabled. */
   readonly redis: RedisConnection | undefined;
   private readonly logger = new Logger('Cache');
+  private invalidations = 0;
 
   constructor(
     @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
@@ -55,12 +56,20 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     this.keys = new KeySpace(options.keyPrefix);
     this.memory = new MemoryTier(options.memory.maxEntries, options.memory.maxBytes);
     if (options.enabled && options.redis.enabled) {
-      this.redis = new RedisConnection(options, this.keys, this.stats);
+      this.redis = new RedisConnection(options, this.keys, this.stats, () => this.invalidations++);
     }
   }
 
   get enabled(): boolean {
     return this.options.enabled;
+  }
+
+  /**
+   * Changes when an invalidation starts here (or is announced by another instance): a lookup that started
+   * before it must not be shared with callers that come after.
+   */
+  get invalidationEpoch(): number {
+    return this.invalidations;
   }
 
   /** Which tier answers right now. */
@@ -134,6 +143,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
    */
   async invalidate(scopes: readonly string[]): Promise<void> {
     if (!this.options.enabled || scopes.length === 0) return;
+    this.invalidations++;
     const records = scopes.map((scope) => this.keys.record(scope));
     this.memory.invalidate(records);
     await this.redis?.invalidate(records);

@@ -57,14 +57,16 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 @Injectable()
 export class CacheEngine {
   /** Lookups in flight, per key (see {@link sharedLookup}). */
-  private readonly lookups = new Map<string, Promise<Lookup>>();
+  private readonly lookups = new Map<string, { lookup: Promise<Lookup>; epoch: number }>();
   /** In-process coalescing of concurrent misses, per key and stamp. */
-  private readonly flights = new SingleFlight<StoredResponse>();
+  private readonly flights: SingleFlight<StoredResponse>;
 
   constructor(
     readonly backend: CacheBackend,
     @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
-  ) {}
+  ) {
+    this.flights = new SingleFlight(options.stampede.coalesceTimeout);
+  }
 
   /** Whether caching is enabled at all. */
   get enabled(): boolean {
@@ -84,13 +86,18 @@ export class CacheEngine {
    * leads and the others follow it (with an asynchronous store, each would otherwise see no flight yet).
    */
   private sharedLookup(key: EntryKey): Lookup | Promise<Lookup> {
+    const epoch = this.backend.invalidationEpoch;
     const pending = this.lookups.get(key.key);
-    if (pending !== undefined) return pending;
+    // A lookup that started before an invalidation may have found what it removed: never shared after it.
+    if (pending !== undefined && pending.epoch === epoch) return pending.lookup;
     const lookup = this.backend.read(key);
     if (!isPromise(lookup)) return lookup;
-    this.lookups.set(key.key, lookup);
+    const shared = { lookup, epoch };
+    this.lookups.set(key.key, shared);
     // read() never rejects.
-    void lookup.then(() => this.lookups.delete(key.key));
+    void lookup.then(() => {
+      if (this.lookups.get(key.key) === shared) this.lookups.delete(key.key);
+    });
     return lookup;
   }
 
@@ -104,7 +111,8 @@ export class CacheEngine {
     const stamp = mode.write ? lookup.stamp : undefined;
     // Flights are per key and stamp: a caller that arrives after an invalidation never joins (or receives the
     // result of) a computation that started before it.
-    const flightKey = stamp === undefined ? undefined : `${key.key}|${lookup.tier}|${stamp}`;
+    // (Memory stamps are told apart from Redis ones by their sign.)
+    const flight = stamp === undefined ? undefined : lookup.tier === 'redis' ? stamp : -1 - stamp;
     if (entry !== undefined) {
       const now = Date.now();
       const fresh = entry.expiresAt > now;
@@ -119,16 +127,16 @@ export class CacheEngine {
           : this.decide(key, policy, mode, again);
       }
       // Stale (within grace) or due for an early refresh: one caller refreshes, the others keep the entry.
-      if (flightKey === undefined || this.flights.join(flightKey) !== undefined) {
+      if (flight === undefined || this.flights.join(key.key, flight) !== undefined) {
         return this.hit(policy, entry, fresh ? 'HIT' : 'STALE');
       }
-      const settle = this.flights.lead(flightKey, this.options.stampede.coalesceTimeout);
+      const settle = this.flights.lead(key.key, flight);
       return this.compute(key, policy, lookup, entry, settle);
     }
-    if (!policy.coalesce || !mode.read || flightKey === undefined) {
+    if (!policy.coalesce || !mode.read || flight === undefined) {
       return this.compute(key, policy, stamp === undefined ? undefined : lookup, undefined, NO_FLIGHT);
     }
-    const running = this.flights.join(flightKey);
+    const running = this.flights.join(key.key, flight);
     if (running !== undefined) {
       policy.counters.coalesced++;
       return running.then((led) =>
@@ -137,7 +145,7 @@ export class CacheEngine {
           : this.compute(key, policy, lookup, undefined, NO_FLIGHT),
       );
     }
-    const settle = this.flights.lead(flightKey, this.options.stampede.coalesceTimeout);
+    const settle = this.flights.lead(key.key, flight);
     if (!policy.lock) return this.compute(key, policy, lookup, undefined, settle);
     return lockOrWait(this.backend, key, this.options.stampede.lockTtl).then((outcome) => {
       if (outcome.entry !== undefined) {

@@ -20,6 +20,7 @@ export interface EntryKey {
 }
 
 const TAG_MEMO_SIZE = 10_000;
+const RECORD_MEMO_SIZE = 10_000;
 
 /** Scope names: see docs/storage-model.md. Each is the suffix of one record key. */
 export const Scopes = {
@@ -65,12 +66,16 @@ export class KeySpace {
   private readonly lockBase: string;
   private readonly recordBase: string;
   private readonly tagKeys = new Map<string, string>();
+  private readonly records = new Map<string, string>();
+  private readonly namespaces = new Map<string, { encoded: string; record: string }>();
+  private readonly allRecord: string;
 
   constructor(readonly prefix: string) {
     this.clockKey = `${prefix}:@clock`;
     this.entryBase = `${prefix}:@e:`;
     this.lockBase = `${prefix}:@l:`;
     this.recordBase = `${prefix}:@s:`;
+    this.allRecord = this.record(Scopes.all);
   }
 
   /** The record keys of tags (memoized: tags repeat). */
@@ -100,23 +105,71 @@ export class KeySpace {
    */
   entry(namespace: string, built: string, tags: readonly string[] = []): EntryKey {
     const rest = restOf(namespace, built);
-    const ns = encodeKeySegment(namespace);
-    const scopes = [Scopes.all, Scopes.namespace(namespace)];
-    const segments = rest.split(':', MAX_SCOPE_DEPTH);
-    let prefix = `p:${ns}`;
-    for (const segment of segments) {
-      prefix += `:${segment}`;
-      scopes.push(prefix);
+    const ns = this.namespaceOf(namespace);
+    const recordKeys = [this.allRecord, ns.record];
+    let end = -1;
+    for (let depth = 0; depth < MAX_SCOPE_DEPTH; depth++) {
+      const next = rest.indexOf(':', end + 1);
+      end = next === -1 ? rest.length : next;
+      recordKeys.push(this.memoRecord(`p:${ns.encoded}:${rest.slice(0, end)}`));
+      if (next === -1) break;
     }
-    for (const tag of tags) scopes.push(Scopes.tag(tag));
-    const recordKeys = [...new Set(scopes)].map((scope) => this.record(scope));
-    const tail = `${ns}:${rest}`;
-    const key = bounded(this.entryBase, tail);
-    return {
-      key,
-      lockKey: bounded(this.lockBase, tail),
+    for (const tag of tags) {
+      const record = this.tagRecords([tag])[0] ?? '';
+      if (!recordKeys.includes(record)) recordKeys.push(record);
+    }
+    return new ResolvedEntryKey(
+      this,
+      bounded(this.entryBase, `${ns.encoded}:${rest}`),
+      `${ns.encoded}:${rest}`,
       recordKeys,
-      readKeys: [key, this.clockKey, ...recordKeys],
-    };
+    );
+  }
+
+  /** The lock key of an entry's tail (`{namespace}:{rest}`). */
+  lockOf(tail: string): string {
+    return bounded(this.lockBase, tail);
+  }
+
+  private namespaceOf(namespace: string): { encoded: string; record: string } {
+    let known = this.namespaces.get(namespace);
+    if (known === undefined) {
+      known = { encoded: encodeKeySegment(namespace), record: this.record(Scopes.namespace(namespace)) };
+      if (this.namespaces.size >= RECORD_MEMO_SIZE) this.namespaces.clear();
+      this.namespaces.set(namespace, known);
+    }
+    return known;
+  }
+
+  /** Record keys repeat across entries: one string per scope, so its hash is computed once. */
+  private memoRecord(scope: string): string {
+    let key = this.records.get(scope);
+    if (key === undefined) {
+      key = this.record(scope);
+      if (this.records.size >= RECORD_MEMO_SIZE) this.records.clear();
+      this.records.set(scope, key);
+    }
+    return key;
+  }
+}
+
+/** An {@link EntryKey} whose lock key and read list are built on first use. */
+class ResolvedEntryKey implements EntryKey {
+  private lock: string | undefined;
+  private reads: string[] | undefined;
+
+  constructor(
+    private readonly space: KeySpace,
+    readonly key: string,
+    private readonly tail: string,
+    readonly recordKeys: readonly string[],
+  ) {}
+
+  get lockKey(): string {
+    return (this.lock ??= this.space.lockOf(this.tail));
+  }
+
+  get readKeys(): readonly string[] {
+    return (this.reads ??= [this.key, this.space.clockKey, ...this.recordKeys]);
   }
 }

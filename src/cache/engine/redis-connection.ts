@@ -34,6 +34,8 @@ export class RedisConnection {
     private readonly options: ResolvedCacheOptions,
     private readonly keys: KeySpace,
     private readonly stats: CacheStatsService,
+    /** Told when another instance announces an invalidation. */
+    private readonly announced: () => void = () => undefined,
   ) {
     const redis = options.redis;
     const clusterNodes = redis.clusterNodes;
@@ -45,7 +47,12 @@ export class RedisConnection {
       },
       { ready: () => void this.breaker.tryClose(), error: (error) => this.onError(error) },
     );
-    this.tier = new RedisTier(this.store.commands, keys.clockKey, clusterNodes !== undefined);
+    this.tier = new RedisTier(
+      this.store.commands,
+      keys.clockKey,
+      clusterNodes !== undefined,
+      Math.max(options.stampede.coalesceTimeout, options.stampede.lockTtl) + 5000,
+    );
     this.breaker = new CircuitBreaker(
       () => this.probe(),
       (open, cause) => this.onBreaker(open, cause),
@@ -54,8 +61,11 @@ export class RedisConnection {
       this.l1 = new L1Tier(options.l1.maxEntries, options.l1.maxBytes, (tags) => keys.tagRecords(tags));
       const l1 = this.l1;
       this.bus = new CoherenceBus(this.store.commands as unknown as BusClient, `${keys.prefix}:@bus`, {
-        message: (message: CoherenceMessage) =>
-          message.type === 'invalidate' ? l1.forget(message.scopes) : l1.drop(message.key),
+        message: (message: CoherenceMessage) => {
+          if (message.type === 'overwrite') return l1.drop(message.key);
+          this.announced();
+          l1.forget(message.scopes);
+        },
         down: () => l1.setLive(false),
         up: () => l1.setLive(true),
       });
@@ -173,16 +183,19 @@ export class RedisConnection {
    * applied (by the breaker's probe). Never rejects.
    */
   async invalidate(records: readonly string[]): Promise<void> {
+    // Local copies go first, so that this instance's own L1 never answers from them again (also when the
+    // invalidation is only remembered: L1 serves again as soon as Redis does).
+    this.l1?.forget(records);
     if (!this.serving) {
       this.remember(records);
       return;
     }
-    // Local copies go first, so that this instance's own L1 never answers from them again.
-    this.l1?.forget(records);
     try {
       await withDeadline(
         (async () => {
           await this.tier.invalidate(records);
+          // Again once applied: a read that started meanwhile may have learned the records as they were.
+          this.l1?.forget(records);
           // The other instances drop their copies when this arrives (measured: well under a millisecond).
           await this.bus?.publish({ type: 'invalidate', scopes: records });
         })(),
@@ -220,6 +233,8 @@ export class RedisConnection {
       const owed = [...this.pending];
       await withDeadline(this.tier.invalidate(owed), this.options.redis.invalidationTimeout, 'invalidate');
       for (const record of owed) this.pending.delete(record);
+      this.l1?.forget(owed);
+      await this.bus?.publish({ type: 'invalidate', scopes: owed });
     }
   }
 

@@ -1,6 +1,12 @@
 interface Flight<T> {
-  readonly promise: Promise<T | undefined>;
-  settle(value: T | undefined): void;
+  /** Identifies the flight beside its key (a stamp: a caller with another one never joins it). */
+  readonly tag: string | number;
+  readonly started: number;
+  /** Created when the first follower joins: a flight nobody waits for costs no promise and no timer. */
+  promise: Promise<T | undefined> | undefined;
+  resolve: ((value: T | undefined) => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
+  done: boolean;
 }
 
 /**
@@ -11,9 +17,20 @@ interface Flight<T> {
 export class SingleFlight<T> {
   private readonly flights = new Map<string, Flight<T>>();
 
-  /** The result of the flight running for `key`, or `undefined` when none runs (the caller may lead). */
-  join(key: string): Promise<T | undefined> | undefined {
-    return this.flights.get(key)?.promise;
+  /**
+   * The result of the flight running for `key` with this `tag`, or `undefined` when none runs (the caller may
+   * lead).
+   */
+  join(key: string, tag: string | number = ''): Promise<T | undefined> | undefined {
+    const flight = this.flights.get(key);
+    if (flight === undefined || flight.done || flight.tag !== tag) return undefined;
+    if (flight.promise === undefined) {
+      flight.promise = new Promise<T | undefined>((resolve) => (flight.resolve = resolve));
+      const left = Math.max(0, this.timeoutMs - (Date.now() - flight.started));
+      flight.timer = setTimeout(() => this.end(key, flight, undefined), left);
+      flight.timer.unref();
+    }
+    return flight.promise;
   }
 
   /** Number of flights in progress. */
@@ -21,25 +38,30 @@ export class SingleFlight<T> {
     return this.flights.size;
   }
 
+  constructor(private readonly timeoutMs: number) {}
+
   /**
-   * Starts a flight for `key` and returns the function that ends it, with the value followers receive
-   * (`undefined`: followers do the work themselves). Ending it twice is harmless.
+   * Starts a flight for `key` (replacing one with another tag) and returns the function that ends it, with the
+   * value followers receive (`undefined`: followers do the work themselves). Ending it twice is harmless.
    */
-  lead(key: string, timeoutMs: number): (value: T | undefined) => void {
-    let resolve!: (value: T | undefined) => void;
-    const promise = new Promise<T | undefined>((r) => (resolve = r));
-    let done = false;
-    const settle = (value: T | undefined) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (this.flights.get(key) === flight) this.flights.delete(key);
-      resolve(value);
+  lead(key: string, tag: string | number = ''): (value: T | undefined) => void {
+    const flight: Flight<T> = {
+      tag,
+      started: Date.now(),
+      promise: undefined,
+      resolve: undefined,
+      timer: undefined,
+      done: false,
     };
-    const flight: Flight<T> = { promise, settle };
-    const timer = setTimeout(() => settle(undefined), timeoutMs);
-    timer.unref();
     this.flights.set(key, flight);
-    return settle;
+    return (value) => this.end(key, flight, value);
+  }
+
+  private end(key: string, flight: Flight<T>, value: T | undefined): void {
+    if (flight.done) return;
+    flight.done = true;
+    clearTimeout(flight.timer);
+    if (this.flights.get(key) === flight) this.flights.delete(key);
+    flight.resolve?.(value);
   }
 }

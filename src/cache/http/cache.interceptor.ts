@@ -23,7 +23,7 @@ import { responseAccessFor } from './response-access.js';
 import { compileRoutePlan, handlesResponseItself, type RoutePlan } from './route-plan.js';
 
 /** Resolved entry keys remembered per route (then forgotten all at once): bounded memory for µs per hit. */
-const KEY_MEMO_SIZE = 10_000;
+const KEY_MEMO_SIZE = 1_000;
 
 /** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
 const INTERCEPTED = Symbol('HTTP_CACHE:INTERCEPTED');

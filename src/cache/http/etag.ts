@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Strong entity tag of a body: a hash of its bytes, so equal content gives an equal tag in every process and
  * after every restart.
  */
 export function strongEtag(body: string | Buffer | undefined): string {
-  return `"${createHash('sha1')
-    .update(body ?? '')
-    .digest('base64url')}"`;
+  // One-shot hash: no Hash object per response.
+  return `"${hash('sha1', body ?? '', 'base64url')}"`;
 }
 
 /** `If-None-Match` evaluation (RFC 9110 13.1.2): weak comparison, `*` matches any current representation. */

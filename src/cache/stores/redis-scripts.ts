@@ -19,7 +19,7 @@ function script(source: string): RedisScript {
 const CLOCK = `
 local function tickAt(key)
   local raw = redis.pcall('GET', key)
-  if type(raw) == 'table' then return nil end
+  if type(raw) ~= 'string' or not string.match(raw, '^%d+$') then return nil end
   return tonumber(raw)
 end
 local function clockNow(key)
@@ -80,10 +80,16 @@ clockNow(KEYS[1])
 return string.format('%.0f', redis.call('INCR', KEYS[1]))
 `);
 
+/** Cluster: the clock, created when missing (after a loss), without ticking it. KEYS: clock. */
+export const CLOCK_SCRIPT = script(`${CLOCK}
+local _, current = clockNow(KEYS[1])
+return current
+`);
+
 /**
- * Cluster: one record's part of a write, on the record's own slot. KEYS: record. ARGV: stamp, ttl ms. A missing
- * record is created at the stamp. Returns 0 when the record refuses the entry (moved past the stamp), 1 when it
- * allows it, 2 when it was missing and has been created (the caller fences it if the clock moved).
+ * Cluster: one record's part of a write, on the record's own slot. KEYS: record. ARGV: stamp, ttl ms. Returns
+ * 0 when the record refuses the entry (it moved past the stamp), 1 when it allows it (its expiry raised to the
+ * entry's), 2 when it was missing and has been created at the stamp.
  */
 export const ENSURE_RECORD_SCRIPT = script(`${CLOCK}
 local record = tickAt(KEYS[1])
@@ -95,6 +101,19 @@ if record then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 return 2
+`);
+
+/**
+ * Cluster: one record's part of an invalidation. Unlike the one-script invalidation of a single server, it
+ * creates a missing record (living at least `min ttl`), so that a write still being computed, whose record
+ * scripts may land after it, finds it and is refused. KEYS: record. ARGV: tick, min ttl ms.
+ */
+export const INVALIDATE_RECORD_SCRIPT = script(`
+local ttl = redis.call('PTTL', KEYS[1])
+local min = tonumber(ARGV[2])
+if ttl < min then ttl = min end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return 1
 `);
 
 /** Deletes a lock only when it still holds the caller's token (never someone else's lock). */

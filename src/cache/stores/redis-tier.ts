@@ -3,7 +3,9 @@ import { errorMessage } from '../cache.errors.js';
 import { isStoredResponse, type StoredResponse } from './cache-store.interface.js';
 import type { CacheTier, TierRead } from './cache-tier.interface.js';
 import {
+  CLOCK_SCRIPT,
   ENSURE_RECORD_SCRIPT,
+  INVALIDATE_RECORD_SCRIPT,
   INVALIDATE_SCRIPT,
   TICK_SCRIPT,
   WRITE_SCRIPT,
@@ -39,6 +41,8 @@ export class RedisTier implements CacheTier {
     private readonly commands: RedisCommands,
     private readonly clockKey: string,
     private readonly cluster: boolean,
+    /** Cluster only: how long a record an invalidation creates lives (longer than a value takes to compute). */
+    private readonly clusterRecordTtlMs = 10_000,
   ) {}
 
   async read(key: EntryKey, withEntry: boolean): Promise<TierRead> {
@@ -77,39 +81,44 @@ export class RedisTier implements CacheTier {
       );
       return Number(stored) === 1;
     }
-    // A cluster has no multi-slot script: every part goes out at once (so that a read issued after the response
-    // is ordered after them on each node), and the entry is only valid once its records allow it.
-    const [clockRaw, replies] = await Promise.all([
-      this.commands.get(this.clockKey),
+    return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
+  }
+
+  /**
+   * The write on a cluster, where no command spans slots: every part goes out at once (so that a read issued
+   * after the response is ordered after them on each node). Each record allows or refuses the entry on its own
+   * node; a missing one is created at the stamp. An invalidation that lands meanwhile creates the records it
+   * targets, so whichever of the two a node runs first, the entry ends up refused.
+   */
+  private async writeAcrossSlots(
+    recordKeys: readonly string[],
+    key: EntryKey,
+    tick: number,
+    payload: string,
+    ttl: string,
+  ): Promise<boolean> {
+    const stamp = String(tick);
+    const [replies] = await Promise.all([
       Promise.all(
         recordKeys.map((recordKey) =>
-          this.commands.eval(ENSURE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [tick, ttl] }),
+          this.commands.eval(ENSURE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [stamp, ttl] }),
         ),
       ),
       this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } }),
     ]);
-    if (replies.some((reply) => Number(reply) === 0)) return false;
-    const clock = tickOf(clockRaw) ?? 0;
-    if (clock === entry.tick || !replies.some((reply) => Number(reply) === 2)) return true;
-    // The clock moved while the value was computed and a record was missing: it may have been invalidated and
-    // lost meanwhile, so the records created at the stamp are moved to the current tick (the entry is refused).
-    const current = clock === 0 ? String(await this.run(TICK_SCRIPT, [this.clockKey], [])) : String(clock);
-    await Promise.all(
-      recordKeys.map((recordKey, i) =>
-        Number(replies[i]) === 2
-          ? this.commands.set(recordKey, current, { condition: 'XX', expiration: 'KEEPTTL' })
-          : undefined,
-      ),
-    );
+    if (replies.every((reply) => Number(reply) !== 0)) return true;
+    // Refused. A lost clock reads as 0, which every existing record refuses: bring the clock back.
+    if (tick === 0) await this.run(CLOCK_SCRIPT, [this.clockKey], []);
     return false;
   }
 
   async invalidate(recordKeys: readonly string[]): Promise<number> {
     if (!this.cluster) return Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
     const tick = String(await this.run(TICK_SCRIPT, [this.clockKey], []));
+    const min = String(this.clusterRecordTtlMs);
     await Promise.all(
       recordKeys.map((recordKey) =>
-        this.commands.set(recordKey, tick, { condition: 'XX', expiration: 'KEEPTTL' }),
+        this.commands.eval(INVALIDATE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [tick, min] }),
       ),
     );
     return Number(tick);
