@@ -11,7 +11,7 @@ import { from, mergeMap, type Observable } from 'rxjs';
 import { errorMessage } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
-import { CacheEngine, type AccessMode } from '../engine/cache-engine.js';
+import { CacheEngine, type AccessMode, type Acquired } from '../engine/cache-engine.js';
 import type { EntryKey } from '../engine/entry-key.js';
 import { CacheStatsService } from '../observability/cache-stats.service.js';
 import { CacheHeaders } from './cache-headers.js';
@@ -158,8 +158,9 @@ export class CacheInterceptor implements NestInterceptor {
       return this.uncached(next, plan, new TypeError(`returned ${described(built)}, not a string`));
     }
     let key: EntryKey;
+    let id: string;
     try {
-      key = this.entryKeyOf(plan, built, keyContext);
+      ({ key, id } = this.entryKeyOf(plan, built, keyContext));
     } catch (error) {
       return this.uncached(next, plan, error);
     }
@@ -180,12 +181,26 @@ export class CacheInterceptor implements NestInterceptor {
       key.key,
     );
     const acquired = this.engine.acquire(key, plan.policy, mode);
-    if (isPromise(acquired)) return from(acquired).pipe(mergeMap((found) => exchange.run(found)));
-    return exchange.run(acquired);
+    if (isPromise(acquired)) {
+      return from(acquired).pipe(mergeMap((found) => exchange.run(this.remember(plan, id, key, found))));
+    }
+    return exchange.run(this.remember(plan, id, key, acquired));
   }
 
-  /** The entry key of a built key, with the route's and the builder's tags; the same object for the same key. */
-  private entryKeyOf(plan: RoutePlan, built: string, keyContext: KeyContext): EntryKey {
+  /**
+   * Keeps the entry key of a hit for the next request of that key (popular keys repeat; a key seen once, as on
+   * a miss-heavy route, is not kept, so misses leave nothing behind here).
+   */
+  private remember(plan: RoutePlan, id: string, key: EntryKey, acquired: Acquired): Acquired {
+    if (acquired.kind === 'hit' && plan.keys.get(id) !== key) {
+      if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
+      plan.keys.set(id, key);
+    }
+    return acquired;
+  }
+
+  /** The entry key of a built key, with the route's and the builder's tags, and its id in the route's memo. */
+  private entryKeyOf(plan: RoutePlan, built: string, keyContext: KeyContext): { key: EntryKey; id: string } {
     const declared = plan.keyBuilder.tags?.(keyContext);
     const tags =
       declared === undefined || declared.length === 0
@@ -195,13 +210,7 @@ export class CacheInterceptor implements NestInterceptor {
           : [...plan.fixedTags, ...declared];
     // Per route (so one namespace): a built key, plus its tags when it has any (JSON keeps them apart).
     const id = tags.length === 0 ? built : `${built}\n${JSON.stringify(tags)}`;
-    const memo = plan.keys;
-    let key = memo.get(id);
-    if (key === undefined) {
-      key = this.engine.backend.keys.entry(plan.namespace, built, tags);
-      if (memo.size >= KEY_MEMO_SIZE) memo.clear();
-      memo.set(id, key);
-    }
-    return key;
+    const key = plan.keys.get(id) ?? this.engine.backend.keys.entry(plan.namespace, built, tags);
+    return { key, id };
   }
 }
