@@ -12,7 +12,7 @@ import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheStatsService } from '../observability/cache-stats.service.js';
 import type { CacheBackendName, StoredResponse } from '../stores/cache-store.interface.js';
-import { recordsAllow, validEntry } from '../stores/cache-tier.interface.js';
+import { recordsAllow } from '../stores/cache-tier.interface.js';
 import { withDeadline } from '../stores/deadline.js';
 import { MemoryTier } from '../stores/memory-tier.js';
 import { RELEASE_LOCK_SCRIPT } from '../stores/redis-scripts.js';
@@ -195,13 +195,13 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   }
 
   private readMemory(key: EntryKey, withEntry: boolean): Lookup {
-    const read = this.memory.read(key, withEntry);
-    let entry = validEntry(read.entry, read.records);
+    const memory = this.memory;
+    let entry = withEntry ? memory.lookup(key) : undefined;
     if (entry?.tags !== undefined && entry.tags.length > 0) {
-      const ticks = this.memory.readRecords(this.keys.tagRecords(entry.tags));
+      const ticks = memory.readRecords(this.keys.tagRecords(entry.tags));
       if (!recordsAllow(entry.tick, ticks)) entry = undefined;
     }
-    return { entry, stamp: read.clock, tier: 'memory' };
+    return { entry, stamp: memory.clock, tier: 'memory' };
   }
 
   private writeMemory(

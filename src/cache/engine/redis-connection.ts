@@ -11,13 +11,11 @@ import { RedisStore, type RedisCommands } from '../stores/redis.store.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { EntryKey, KeySpace } from './entry-key.js';
 import { L1Tier } from './l1-tier.js';
-
-/** Records invalidated while Redis could not be told, before they collapse into "everything". */
-const MAX_PENDING = 10_000;
+import { RedisInvalidator } from './redis-invalidator.js';
 
 /**
- * The Redis side of the backend: the connection, its circuit breaker, the invalidations it still owes, and
- * the optional L1 tier with its coherence bus. Every operation is bounded by a deadline; reads and writes
+ * The Redis side of the backend: the connection, its circuit breaker, its invalidations (a
+ * {@link RedisInvalidator}), and the optional L1 tier with its coherence bus. Every operation is bounded by a deadline; reads and writes
  * reject on failure (the backend falls back), invalidations never do.
  */
 export class RedisConnection {
@@ -27,7 +25,7 @@ export class RedisConnection {
   private readonly breaker: CircuitBreaker;
   private readonly bus: CoherenceBus | undefined;
   private readonly logger = new Logger('Cache');
-  private pending = new Set<string>();
+  private readonly invalidator: RedisInvalidator;
   private outageLogged = false;
 
   constructor(
@@ -57,6 +55,14 @@ export class RedisConnection {
       () => this.probe(),
       (open, cause) => this.onBreaker(open, cause),
     );
+    this.invalidator = new RedisInvalidator(
+      this.tier,
+      options.redis.invalidationTimeout,
+      () => this.bus,
+      () => this.l1,
+      keys.record('*'),
+      (error) => this.breaker.trip(error),
+    );
     if (options.l1.enabled) {
       this.l1 = new L1Tier(options.l1.maxEntries, options.l1.maxBytes, (tags) => keys.tagRecords(tags));
       const l1 = this.l1;
@@ -79,7 +85,7 @@ export class RedisConnection {
 
   /** Whether Redis serves: connected, breaker closed, and no invalidation owed to it. */
   get serving(): boolean {
-    return !this.breaker.open && this.pending.size === 0 && this.store.ready;
+    return !this.breaker.open && !this.invalidator.owes && this.store.ready;
   }
 
   get breakerOpen(): boolean {
@@ -177,39 +183,9 @@ export class RedisConnection {
     }
   }
 
-  /**
-   * Applies an invalidation to Redis and announces it to the other instances, within the invalidation deadline.
-   * When Redis is away or too slow, the records are remembered and Redis stops serving until they have been
-   * applied (by the breaker's probe). Never rejects.
-   */
-  async invalidate(records: readonly string[]): Promise<void> {
-    // Local copies go first, so that this instance's own L1 never answers from them again (also when the
-    // invalidation is only remembered: L1 serves again as soon as Redis does).
-    this.l1?.forget(records);
-    if (!this.serving) {
-      this.remember(records);
-      return;
-    }
-    try {
-      await withDeadline(
-        (async () => {
-          await this.tier.invalidate(records);
-          // Again once applied: a read that started meanwhile may have learned the records as they were.
-          this.l1?.forget(records);
-          // The other instances drop their copies when this arrives (measured: well under a millisecond).
-          await this.bus?.publish({ type: 'invalidate', scopes: records });
-        })(),
-        this.options.redis.invalidationTimeout,
-        'invalidate',
-      );
-      this.breaker.succeeded();
-    } catch (error) {
-      this.remember(records);
-      this.logger.warn(
-        `Invalidation could not reach Redis (${errorMessage(error)}); it will be applied before Redis serves again`,
-      );
-      this.breaker.trip(error);
-    }
+  /** See {@link RedisInvalidator.invalidate}. Never rejects. */
+  invalidate(records: readonly string[]): Promise<void> {
+    return this.invalidator.invalidate(records, this.serving);
   }
 
   /** Counts a failed operation; enough of them in a row open the breaker. */
@@ -229,18 +205,7 @@ export class RedisConnection {
       'probe',
     );
     await withDeadline(this.tier.load(), this.options.redis.invalidationTimeout, 'script load');
-    while (this.pending.size > 0) {
-      const owed = [...this.pending];
-      await withDeadline(this.tier.invalidate(owed), this.options.redis.invalidationTimeout, 'invalidate');
-      for (const record of owed) this.pending.delete(record);
-      this.l1?.forget(owed);
-      await this.bus?.publish({ type: 'invalidate', scopes: owed });
-    }
-  }
-
-  private remember(records: readonly string[]): void {
-    for (const record of records) this.pending.add(record);
-    if (this.pending.size > MAX_PENDING) this.pending = new Set([this.keys.record('*')]);
+    await this.invalidator.applyOwed();
   }
 
   private onBreaker(open: boolean, cause: unknown): void {

@@ -43,14 +43,19 @@ export class Ticket {
   complete(content: EntryContent, tags?: readonly string[], store = true): StoredResponse {
     const now = Date.now();
     const { ttlMs, graceMs } = this.policy;
-    const entry: StoredResponse = {
-      ...content,
+    // One literal of a fixed shape (a spread of `content` plus conditional fields costs microseconds per miss).
+    const entry: { -readonly [K in keyof StoredResponse]: StoredResponse[K] } = {
+      status: content.status,
+      contentType: content.contentType,
+      body: content.body,
+      etag: content.etag,
       expiresAt: now + ttlMs,
       staleUntil: now + ttlMs + graceMs,
       tick: this.lookup?.stamp ?? 0,
       computeMs: Math.round(performance.now() - this.started),
-      ...(tags !== undefined && tags.length > 0 ? { tags } : {}),
     };
+    if (content.encoding !== undefined) entry.encoding = content.encoding;
+    if (tags !== undefined && tags.length > 0) entry.tags = tags;
     if (this.done) return entry;
     this.done = true;
     const lookup = this.lookup;

@@ -37,11 +37,11 @@ export class MemoryRecords {
     return this.clock;
   }
 
-  /** The tick of a record, or `undefined` when it is missing or expired. */
-  get(key: string): number | undefined {
+  /** The tick of a record, or `undefined` when it is missing or expired (at `now`). */
+  get(key: string, now = this.now()): number | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
-    if (slot.expiresAt <= this.now()) {
+    if (slot.expiresAt <= now) {
       this.slots.delete(key);
       return undefined;
     }
@@ -52,13 +52,12 @@ export class MemoryRecords {
    * Creates a missing record at `tick`, and makes it live at least until `expiresAt`. Returns the record's tick
    * after the call.
    */
-  ensure(key: string, tick: number, expiresAt: number): number {
-    const existing = this.get(key);
+  ensure(key: string, tick: number, expiresAt: number, now = this.now()): number {
     const slot = this.slots.get(key);
-    if (existing !== undefined && slot !== undefined) {
+    if (slot !== undefined && slot.expiresAt > now) {
       if (slot.expiresAt < expiresAt) slot.expiresAt = expiresAt;
       this.touch(key, slot);
-      return existing;
+      return slot.tick;
     }
     const created = { tick, expiresAt, seq: 0 };
     this.slots.set(key, created);

@@ -22,9 +22,10 @@ export class MemoryTier implements CacheTier {
   }
 
   read(key: EntryKey, withEntry: boolean): TierRead {
+    const now = this.now();
     const recordKeys = key.recordKeys;
     const records = new Array<number | undefined>(recordKeys.length);
-    for (let i = 0; i < recordKeys.length; i++) records[i] = this.records.get(recordKeys[i] ?? '');
+    for (let i = 0; i < recordKeys.length; i++) records[i] = this.records.get(recordKeys[i] ?? '', now);
     return {
       entry: withEntry ? this.store.get(key.key) : undefined,
       clock: this.records.current,
@@ -32,26 +33,52 @@ export class MemoryTier implements CacheTier {
     };
   }
 
+  /**
+   * The entry of `key` if its records allow it (scope records only: the caller checks result tags), without
+   * building the read's record list: the hit and miss path of the memory backend.
+   */
+  lookup(key: EntryKey): StoredResponse | undefined {
+    const entry = this.store.get(key.key);
+    if (entry === undefined) return undefined;
+    const now = this.now();
+    if (entry.staleUntil <= now) return undefined;
+    const recordKeys = key.recordKeys;
+    for (let i = 0; i < recordKeys.length; i++) {
+      const record = this.records.get(recordKeys[i] ?? '', now);
+      if (record === undefined || record > entry.tick) return undefined;
+    }
+    return entry;
+  }
+
+  /** The current clock: the stamp of anything computed from now on. */
+  get clock(): number {
+    return this.records.current;
+  }
+
   readRecords(recordKeys: readonly string[]): Array<number | undefined> {
-    return recordKeys.map((key) => this.records.get(key));
+    const now = this.now();
+    return recordKeys.map((key) => this.records.get(key, now));
   }
 
   write(key: EntryKey, recordKeys: readonly string[], entry: StoredResponse, ttlMs: number): boolean {
     const tick = entry.tick;
     const clock = this.records.current;
-    const expiresAt = this.now() + ttlMs;
+    const now = this.now();
+    const expiresAt = now + ttlMs;
     let fenced = false;
-    for (const recordKey of recordKeys) {
-      const record = this.records.get(recordKey);
+    for (let i = 0; i < recordKeys.length; i++) {
+      const recordKey = recordKeys[i] ?? '';
+      const record = this.records.get(recordKey, now);
       if (record !== undefined && record > tick) return false;
       // Missing while the clock moved: it may have been invalidated and dropped since the lookup.
       if (record === undefined && clock !== tick) {
-        this.records.ensure(recordKey, clock, expiresAt);
+        this.records.ensure(recordKey, clock, expiresAt, now);
         fenced = true;
       }
     }
     if (fenced) return false;
-    for (const recordKey of recordKeys) this.records.ensure(recordKey, tick, expiresAt);
+    for (let i = 0; i < recordKeys.length; i++)
+      this.records.ensure(recordKeys[i] ?? '', tick, expiresAt, now);
     this.store.set(key.key, entry, ttlMs);
     return true;
   }
