@@ -1,3 +1,5 @@
+import { hookNextSend } from './send-hook.js';
+
 /** The body-sending method of an adapter response (`res.send` on Express, `reply.send` on Fastify). */
 export type SendFunction = (body?: unknown) => unknown;
 
@@ -89,17 +91,6 @@ function serializePayload(
   return { text: JSON.stringify(payload), binary: undefined };
 }
 
-/**
- * Both adapters define `send` on the prototype: an own property shadows it for this response only, and is
- * deleted on first use so the hook's own call (and Express's `res.json()` → `this.send()`) reaches the real one.
- */
-function replaceSendOnce(res: { send: SendFunction }, hook: SendHook): void {
-  res.send = (payload?: unknown) => {
-    delete (res as Partial<{ send: SendFunction }>).send;
-    return hook(payload, (body) => res.send(body));
-  };
-}
-
 const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   kind: 'express',
   status: (res) => res.statusCode,
@@ -109,7 +100,7 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   header: (res, name) => firstHeader(res.getHeader(name)),
   setHeader: (res, name, value) => void res.setHeader(name, value),
   removeHeader: (res, name) => res.removeHeader(name),
-  onSend: replaceSendOnce,
+  onSend: hookNextSend,
   serialize: (res, payload) => serializePayload(expressAccess, res, payload, false),
 };
 
@@ -120,7 +111,7 @@ const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   header: (res, name) => firstHeader(res.getHeader(name)),
   setHeader: (res, name, value) => void res.header(name, value),
   removeHeader: (res, name) => void res.removeHeader(name),
-  onSend: replaceSendOnce,
+  onSend: hookNextSend,
   serialize: (res, payload) => serializePayload(fastifyAccess, res, payload, true),
 };
 
