@@ -56,7 +56,13 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     this.keys = new KeySpace(options.keyPrefix);
     this.memory = new MemoryTier(options.memory.maxEntries, options.memory.maxBytes);
     if (options.enabled && options.redis.enabled) {
-      this.redis = new RedisConnection(options, this.keys, this.stats, () => this.invalidations++);
+      this.redis = new RedisConnection(
+        options,
+        this.keys,
+        this.stats,
+        () => this.invalidations++,
+        () => this.memory.clear(),
+      );
     }
   }
 

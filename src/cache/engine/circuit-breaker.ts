@@ -54,6 +54,7 @@ export class CircuitBreaker {
   /** Marks the breaker open without announcing it (the connection is down; its own events are logged). */
   hold(): void {
     this.isOpen = true;
+    this.schedule();
   }
 
   /** Probes now (or joins the probe already running); resolves when it is done, whatever its outcome. */

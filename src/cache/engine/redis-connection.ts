@@ -34,6 +34,8 @@ export class RedisConnection {
     private readonly stats: CacheStatsService,
     /** Told when another instance announces an invalidation. */
     private readonly announced: () => void = () => undefined,
+    /** Told when Redis serves again: what was written to memory meanwhile never heard of other instances. */
+    private readonly recovered: () => void = () => undefined,
   ) {
     const redis = options.redis;
     const clusterNodes = redis.clusterNodes;
@@ -216,6 +218,7 @@ export class RedisConnection {
       return;
     }
     this.outageLogged = false;
+    this.recovered();
     this.logger.log(`Redis at ${this.options.redis.safeUrl} answers; caching in Redis`);
   }
 

@@ -58,9 +58,16 @@ export class RedisInvalidator {
   /** Applies every remembered invalidation (the breaker's probe); rejects when Redis still cannot take them. */
   async applyOwed(): Promise<void> {
     while (this.owed.size > 0) {
-      const owed = [...this.owed];
-      await withDeadline(this.apply(owed), this.timeoutMs, 'invalidate');
-      for (const record of owed) this.owed.delete(record);
+      // Taken out before applying: one remembered again meanwhile (the breaker is still open) is applied by the
+      // next pass, not dropped with this one.
+      const owed = this.owed;
+      this.owed = new Set();
+      try {
+        await withDeadline(this.apply([...owed]), this.timeoutMs, 'invalidate');
+      } catch (error) {
+        this.remember([...owed]);
+        throw error;
+      }
     }
   }
 

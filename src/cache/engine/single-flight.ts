@@ -1,3 +1,6 @@
+/** Flights in progress past which the ones older than the timeout are swept. */
+const SWEEP_AT = 10_000;
+
 interface Flight<T> {
   /** Identifies the flight beside its key (a stamp: a caller with another one never joins it). */
   readonly tag: string | number;
@@ -16,6 +19,7 @@ interface Flight<T> {
  */
 export class SingleFlight<T> {
   private readonly flights = new Map<string, Flight<T>>();
+  private sweepAt = SWEEP_AT;
 
   /**
    * The result of the flight running for `key` with this `tag`, or `undefined` when none runs (the caller may
@@ -45,6 +49,7 @@ export class SingleFlight<T> {
    * value followers receive (`undefined`: followers do the work themselves). Ending it twice is harmless.
    */
   lead(key: string, tag: string | number = ''): (value: T | undefined) => void {
+    if (this.flights.size >= this.sweepAt) this.sweep();
     const flight: Flight<T> = {
       tag,
       started: Date.now(),
@@ -55,6 +60,16 @@ export class SingleFlight<T> {
     };
     this.flights.set(key, flight);
     return (value) => this.end(key, flight, value);
+  }
+
+  /**
+   * Ends the flights older than the timeout. A leader is normally ended by its caller, but one whose response
+   * never reached the capture (a redirect, a handler that ended the response itself) would otherwise stay.
+   */
+  private sweep(): void {
+    const before = Date.now() - this.timeoutMs;
+    for (const [key, flight] of this.flights) if (flight.started < before) this.end(key, flight, undefined);
+    this.sweepAt = Math.max(SWEEP_AT, this.flights.size * 2);
   }
 
   private end(key: string, flight: Flight<T>, value: T | undefined): void {

@@ -19,8 +19,11 @@ function script(source: string): RedisScript {
 const CLOCK = `
 local function tickAt(key)
   local raw = redis.pcall('GET', key)
-  if type(raw) ~= 'string' or not string.match(raw, '^%d+$') then return nil end
-  return tonumber(raw)
+  if type(raw) ~= 'string' or #raw > 16 or not string.match(raw, '^%d+$') then return nil end
+  local value = tonumber(raw)
+  -- Beyond 2^53 a double no longer counts one by one (and JavaScript reads it as missing).
+  if value > 9007199254740991 then return nil end
+  return value
 end
 local function clockNow(key)
   local value = tickAt(key)
@@ -108,11 +111,30 @@ return 2
  * creates a missing record (living at least `min ttl`), so that a write still being computed, whose record
  * scripts may land after it, finds it and is refused. KEYS: record. ARGV: tick, min ttl ms.
  */
-export const INVALIDATE_RECORD_SCRIPT = script(`
+export const INVALIDATE_RECORD_SCRIPT = script(`${CLOCK}
 local ttl = redis.call('PTTL', KEYS[1])
 local min = tonumber(ARGV[2])
 if ttl < min then ttl = min end
+local current = tickAt(KEYS[1])
+-- Records only move forward: an invalidation with an older tick that lands late changes nothing but the expiry.
+if current and current >= tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return 1
+`);
+
+/**
+ * Cluster: raises a record to at least a tick (never lowers it), keeping its expiry. KEYS: record. ARGV: tick.
+ * Fences a record a write created at its stamp when the clock had moved meanwhile.
+ */
+export const RAISE_RECORD_SCRIPT = script(`${CLOCK}
+local current = tickAt(KEYS[1])
+if current and current >= tonumber(ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+end
 return 1
 `);
 

@@ -6,6 +6,7 @@ import {
   CLOCK_SCRIPT,
   ENSURE_RECORD_SCRIPT,
   INVALIDATE_RECORD_SCRIPT,
+  RAISE_RECORD_SCRIPT,
   INVALIDATE_SCRIPT,
   TICK_SCRIPT,
   WRITE_SCRIPT,
@@ -88,7 +89,8 @@ export class RedisTier implements CacheTier {
    * The write on a cluster, where no command spans slots: every part goes out at once (so that a read issued
    * after the response is ordered after them on each node). Each record allows or refuses the entry on its own
    * node; a missing one is created at the stamp. An invalidation that lands meanwhile creates the records it
-   * targets, so whichever of the two a node runs first, the entry ends up refused.
+   * targets, so whichever of the two a node runs first, the entry ends up refused. A record that was missing
+   * while the clock moved (it may have been invalidated and lost meanwhile) is raised to the clock afterwards.
    */
   private async writeAcrossSlots(
     recordKeys: readonly string[],
@@ -98,17 +100,30 @@ export class RedisTier implements CacheTier {
     ttl: string,
   ): Promise<boolean> {
     const stamp = String(tick);
-    const [replies] = await Promise.all([
+    const [replies, clockRaw] = await Promise.all([
       Promise.all(
         recordKeys.map((recordKey) =>
           this.commands.eval(ENSURE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [stamp, ttl] }),
         ),
       ),
+      this.commands.get(this.clockKey),
       this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } }),
     ]);
-    if (replies.every((reply) => Number(reply) !== 0)) return true;
-    // Refused. A lost clock reads as 0, which every existing record refuses: bring the clock back.
-    if (tick === 0) await this.run(CLOCK_SCRIPT, [this.clockKey], []);
+    if (replies.some((reply) => Number(reply) === 0)) {
+      // Refused. A lost clock reads as 0, which every existing record refuses: bring the clock back.
+      if (tick === 0) await this.run(CLOCK_SCRIPT, [this.clockKey], []);
+      return false;
+    }
+    const created = recordKeys.filter((_, i) => Number(replies[i]) === 2);
+    const clock = tickOf(clockRaw) ?? 0;
+    if (created.length === 0 || clock === tick) return true;
+    // A record was missing while the clock moved: it may have been invalidated and lost (expired, evicted)
+    // while the value was computed. Raise the records this write created to the clock: the entry is refused.
+    await Promise.all(
+      created.map((recordKey) =>
+        this.commands.eval(RAISE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [String(clock)] }),
+      ),
+    );
     return false;
   }
 
