@@ -4,6 +4,7 @@ import { KeySpace, Scopes } from '../../src/cache/engine/entry-key.js';
 import type { StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
 import { validEntry } from '../../src/cache/stores/cache-tier.interface.js';
 import { MemoryTier } from '../../src/cache/stores/memory-tier.js';
+import { INVALIDATE_RECORD_SCRIPT } from '../../src/cache/stores/redis-scripts.js';
 import { RedisTier } from '../../src/cache/stores/redis-tier.js';
 import type { RedisCommands } from '../../src/cache/stores/redis.store.js';
 import { RedisStore } from '../helpers/internals.js';
@@ -179,6 +180,24 @@ describe.skipIf(clusterMissing)('Redis Cluster write, with another instance betw
     const stamp = (await other.read(key, true)).clock;
     return { space, other, key, stamp, namespace: space.record(Scopes.namespace('gap')) };
   }
+
+  it("never lowers a record when an older invalidation's record script lands after a newer one", async () => {
+    const { other, key, stamp, namespace } = await scene(true);
+    const first = await other.invalidate([namespace]);
+    const second = await other.invalidate([namespace]);
+    // The first instance's record script, delayed, reaches the node last.
+    await store.commands.eval(INVALIDATE_RECORD_SCRIPT.source, {
+      keys: [namespace],
+      arguments: [String(first), '10000'],
+    });
+    expect(Number(await store.commands.get(namespace))).toBe(second);
+    // An entry stamped between the two (refused by the second) stays refused.
+    const tier = new RedisTier(store.commands, key.key.split(':@e:')[0] + ':@clock', true);
+    expect(await tier.write(key, key.recordKeys, entry(first, 'stamped between'), 60_000)).toBe(false);
+    expect(first).toBeGreaterThan(stamp);
+    const read = await other.read(key, true);
+    expect(validEntry(read.entry, read.records)).toBeUndefined();
+  });
 
   for (const warm of [true, false]) {
     it(`refuses it when its record scripts land after another instance's invalidation (records ${
