@@ -16,6 +16,8 @@ export default defineConfig({
   ],
   test: {
     include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    // Stops any redis-server a failed test left behind.
+    globalSetup: ['./test/helpers/redis-teardown.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

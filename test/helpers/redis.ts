@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -78,6 +78,21 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 }
 
 /** Spawns a private `redis-server` on a free loopback port. Stop it in `afterAll`. */
+/**
+ * Where each server a test starts is listed (a file named after its pid) until it exits: a folder of this run,
+ * made by test/helpers/redis-teardown.ts, which kills whatever is still listed once the run ends, so a test that
+ * failed (or a worker that was stopped) before its afterAll never leaves a server behind.
+ */
+export const SPAWNED_DIR_VARIABLE = 'CACHE_TEST_REDIS_DIR';
+
+function track(child: ChildProcess): void {
+  const dir = process.env[SPAWNED_DIR_VARIABLE];
+  if (child.pid === undefined || dir === undefined) return;
+  const file = join(dir, String(child.pid));
+  writeFileSync(file, '');
+  child.once('exit', () => rmSync(file, { force: true }));
+}
+
 export async function spawnRedis(extraArgs: string[] = [], fixedPort?: number): Promise<OwnedRedis> {
   const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'cache-redis-'));
@@ -108,6 +123,7 @@ export async function spawnRedis(extraArgs: string[] = [], fixedPort?: number): 
         ],
         { stdio: 'ignore' },
       );
+      track(child);
       try {
         await waitFor(() => ping(port), 10_000, `redis-server on port ${port}`);
       } catch (error) {
