@@ -226,7 +226,9 @@ describe.each(CASES)('namespaces on the %s store, %s adapter', (backend, adapter
     expect((await inProducts123()).cache).toBe('MISS');
   });
 
-  it.skipIf(backend === 'memory')(
+  // Key names exist only where keys do: registered for Redis and the cluster (not skipped for memory, so that a
+  // skip in the summary always means a missing component).
+  (backend === 'memory' ? () => undefined : it)(
     'keeps entries under {prefix}:@e:{encoded namespace}, with no raw special character in any key',
     async () => {
       for (const namespace of SPECIAL_NAMESPACES)

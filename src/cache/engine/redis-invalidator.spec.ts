@@ -16,17 +16,21 @@ function gatedTier() {
   return { tier, applied, release: () => release() };
 }
 
+/** An invalidator with no bus and no L1, collapsing into the record `all`. */
+const over = (tier: RedisTier) =>
+  new RedisInvalidator(
+    tier,
+    1000,
+    () => undefined,
+    () => undefined,
+    'all',
+    () => undefined,
+  );
+
 describe('RedisInvalidator', () => {
   it('remembers an invalidation while Redis is not serving, and owes it until applied', async () => {
     const { tier, applied, release } = gatedTier();
-    const invalidator = new RedisInvalidator(
-      tier,
-      1000,
-      () => undefined,
-      () => undefined,
-      'all',
-      () => undefined,
-    );
+    const invalidator = over(tier);
     await invalidator.invalidate(['a'], false);
     expect(invalidator.owes).toBe(true);
     const replay = invalidator.applyOwed();
@@ -38,14 +42,7 @@ describe('RedisInvalidator', () => {
 
   it('keeps one remembered while its earlier copy is being replayed, and replays it again', async () => {
     const { tier, applied, release } = gatedTier();
-    const invalidator = new RedisInvalidator(
-      tier,
-      1000,
-      () => undefined,
-      () => undefined,
-      'all',
-      () => undefined,
-    );
+    const invalidator = over(tier);
     await invalidator.invalidate(['a'], false);
     const replay = invalidator.applyOwed();
     // While the replay is in flight, the application changes the data again and invalidates 'a' again.
@@ -60,14 +57,7 @@ describe('RedisInvalidator', () => {
 
   it('remembers again what a failed replay could not apply', async () => {
     const tier = { invalidate: () => Promise.reject(new Error('down')) } as unknown as RedisTier;
-    const invalidator = new RedisInvalidator(
-      tier,
-      1000,
-      () => undefined,
-      () => undefined,
-      'all',
-      () => undefined,
-    );
+    const invalidator = over(tier);
     await invalidator.invalidate(['a', 'b'], false);
     await expect(invalidator.applyOwed()).rejects.toThrow('down');
     expect(invalidator.owes).toBe(true);
@@ -75,14 +65,7 @@ describe('RedisInvalidator', () => {
 
   it('collapses into the record of everything past its bound', async () => {
     const { tier, applied, release } = gatedTier();
-    const invalidator = new RedisInvalidator(
-      tier,
-      1000,
-      () => undefined,
-      () => undefined,
-      'all',
-      () => undefined,
-    );
+    const invalidator = over(tier);
     await invalidator.invalidate(
       Array.from({ length: 10_001 }, (_, i) => `r${i}`),
       false,

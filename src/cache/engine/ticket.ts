@@ -31,13 +31,8 @@ export class Ticket {
     private readonly settle: Settle,
   ) {}
 
-  /** Whether a completed value will be stored (the lookup gave a stamp). */
-  get storable(): boolean {
-    return this.lookup?.stamp !== undefined;
-  }
-
   /**
-   * Completes with the computed content (and its result tags), storing it when {@link storable}; returns the
+   * Completes with the computed content (and its result tags), storing it when the lookup gave a stamp; returns the
    * entry as it is (or would have been) stored, for its lifetimes and validators.
    */
   complete(content: EntryContent, tags?: readonly string[], store = true): StoredResponse {

@@ -25,6 +25,13 @@ import { compileRoutePlan, handlesResponseItself, type RoutePlan } from './route
 /** Resolved entry keys remembered per route (then forgotten all at once): bounded memory for µs per hit. */
 const KEY_MEMO_SIZE = 1_000;
 
+/** A request's entry key, its id in the route's memo, and whether it came from the memo. */
+interface ResolvedKey {
+  readonly key: EntryKey;
+  readonly id: string;
+  readonly known: boolean;
+}
+
 /** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
 const INTERCEPTED = Symbol('HTTP_CACHE:INTERCEPTED');
 
@@ -157,13 +164,13 @@ export class CacheInterceptor implements NestInterceptor {
     if (typeof built !== 'string') {
       return this.uncached(next, plan, new TypeError(`returned ${described(built)}, not a string`));
     }
-    let key: EntryKey;
-    let id: string;
+    let resolved: ResolvedKey;
     try {
-      ({ key, id } = this.entryKeyOf(plan, built, keyContext));
+      resolved = this.entryKeyOf(plan, built, keyContext);
     } catch (error) {
       return this.uncached(next, plan, error);
     }
+    const key = resolved.key;
     const directives = parseRequestDirectives(request.headers);
     // no-store: neither read nor write. no-cache: no read, but a fresh write. HEAD: never a write.
     const mode: AccessMode = {
@@ -182,25 +189,25 @@ export class CacheInterceptor implements NestInterceptor {
     );
     const acquired = this.engine.acquire(key, plan.policy, mode);
     if (isPromise(acquired)) {
-      return from(acquired).pipe(mergeMap((found) => exchange.run(this.remember(plan, id, key, found))));
+      return from(acquired).pipe(mergeMap((found) => exchange.run(this.remember(plan, resolved, found))));
     }
-    return exchange.run(this.remember(plan, id, key, acquired));
+    return exchange.run(this.remember(plan, resolved, acquired));
   }
 
   /**
    * Keeps the entry key of a hit for the next request of that key (popular keys repeat; a key seen once, as on
    * a miss-heavy route, is not kept, so misses leave nothing behind here).
    */
-  private remember(plan: RoutePlan, id: string, key: EntryKey, acquired: Acquired): Acquired {
-    if (acquired.kind === 'hit' && plan.keys.get(id) !== key) {
+  private remember(plan: RoutePlan, resolved: ResolvedKey, acquired: Acquired): Acquired {
+    if (acquired.kind === 'hit' && !resolved.known) {
       if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
-      plan.keys.set(id, key);
+      plan.keys.set(resolved.id, resolved.key);
     }
     return acquired;
   }
 
   /** The entry key of a built key, with the route's and the builder's tags, and its id in the route's memo. */
-  private entryKeyOf(plan: RoutePlan, built: string, keyContext: KeyContext): { key: EntryKey; id: string } {
+  private entryKeyOf(plan: RoutePlan, built: string, keyContext: KeyContext): ResolvedKey {
     const declared = plan.keyBuilder.tags?.(keyContext);
     const tags =
       declared === undefined || declared.length === 0
@@ -210,7 +217,8 @@ export class CacheInterceptor implements NestInterceptor {
           : [...plan.fixedTags, ...declared];
     // Per route (so one namespace): a built key, plus its tags when it has any (JSON keeps them apart).
     const id = tags.length === 0 ? built : `${built}\n${JSON.stringify(tags)}`;
-    const key = plan.keys.get(id) ?? this.engine.backend.keys.entry(plan.namespace, built, tags);
-    return { key, id };
+    const known = plan.keys.get(id);
+    if (known !== undefined) return { key: known, id, known: true };
+    return { key: this.engine.backend.keys.entry(plan.namespace, built, tags), id, known: false };
   }
 }
