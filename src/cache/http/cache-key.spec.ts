@@ -4,6 +4,7 @@ import { KeySpace, Scopes, type EntryKey } from '../engine/entry-key.js';
 import { InvalidationService } from '../invalidation/invalidation.service.js';
 import {
   defaultUserIdResolver,
+  canonicalQuery,
   encodeKeySegment,
   isValidKeyName,
   normalizeParams,
@@ -257,6 +258,44 @@ describe('parseQueryPairs + normalizeQuery', () => {
     const expectedA = Array.from({ length: 20 }, (_, i) => `a=${2 * i + 1}`);
     const expectedB = Array.from({ length: 20 }, (_, i) => `b=${2 * i}`);
     expect(normalized(raw)).toBe([...expectedA, ...expectedB].join('&'));
+  });
+
+  it('takes a query already in normal form as it is, and nothing else', () => {
+    expect(canonicalQuery('k=abc')).toBe('k=abc');
+    expect(canonicalQuery('a=1&a=0&b=2&c=')).toBe('a=1&a=0&b=2&c=');
+    expect(canonicalQuery('page=2&pages=1')).toBe('page=2&pages=1');
+    for (const raw of [
+      '',
+      'b=1&a=2',
+      'pages=1&page=2',
+      'a',
+      'a=b=c',
+      'a=1&',
+      '&a=1',
+      'a=1&&b=2',
+      '=1',
+      'a=%41',
+      'a=+',
+    ]) {
+      expect(canonicalQuery(raw)).toBeUndefined();
+    }
+  });
+
+  it('agrees with parsing and normalising on every query it accepts', () => {
+    const alphabet = ['a', 'b', 'B', '0', '-', '.', '_', '~', '=', '&', '%', '+', ':', 'é', '!'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      let raw = '';
+      const length = next() % 12;
+      for (let i = 0; i < length; i++) raw += alphabet[next() % alphabet.length];
+      const fast = canonicalQuery(raw);
+      if (fast === undefined) continue;
+      accepted++;
+      expect(fast).toBe(normalized(raw));
+    }
+    expect(accepted).toBeGreaterThan(200);
   });
 
   it('treats ?a and ?a= alike', () => {

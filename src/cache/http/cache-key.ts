@@ -102,6 +102,60 @@ export function normalizeQuery(pairs: ReadonlyArray<readonly [string, string]>):
   return out;
 }
 
+/** Whether `code` is a character that decoding and {@link encodeKeySegment} both leave as it is. */
+function isPlainQueryChar(code: number): boolean {
+  return (
+    (code >= 0x61 && code <= 0x7a) || // a-z
+    (code >= 0x30 && code <= 0x39) || // 0-9
+    (code >= 0x41 && code <= 0x5a) || // A-Z
+    code === 0x2d || // -
+    code === 0x2e || // .
+    code === 0x5f || // _
+    code === 0x7e // ~
+  );
+}
+
+/**
+ * `raw` when it is already in {@link normalizeQuery}'s form (every part `name=value` of plain characters,
+ * names in non-decreasing order), else `undefined`. Most real query strings are (`?page=2`, `?k=abc`), and
+ * then neither parsing nor encoding is needed.
+ */
+export function canonicalQuery(raw: string): string | undefined {
+  let partStart = 0;
+  let eq = -1;
+  let previousStart = -1;
+  let previousEnd = -1;
+  for (let i = 0; i <= raw.length; i++) {
+    const code = i === raw.length ? 0x26 : raw.charCodeAt(i);
+    if (code === 0x26) {
+      // `&`: the part [partStart, i) must be `name=value`, its name not below the previous one.
+      if (eq === -1 || eq === partStart) return undefined;
+      if (previousStart !== -1 && compareRanges(raw, previousStart, previousEnd, partStart, eq) > 0)
+        return undefined;
+      previousStart = partStart;
+      previousEnd = eq;
+      partStart = i + 1;
+      eq = -1;
+    } else if (code === 0x3d) {
+      if (eq !== -1) return undefined;
+      eq = i;
+    } else if (!isPlainQueryChar(code)) {
+      return undefined;
+    }
+  }
+  return raw;
+}
+
+/** Compares `text[aStart, aEnd)` with `text[bStart, bEnd)` as strings compare. */
+function compareRanges(text: string, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const length = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < length; i++) {
+    const difference = text.charCodeAt(aStart + i) - text.charCodeAt(bStart + i);
+    if (difference !== 0) return difference;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}
+
 /** Path parameters as `name=value&...`, sorted by name and encoded. */
 export function normalizeParams(params: Readonly<Record<string, string>>): string {
   const names = Object.keys(params);
@@ -170,7 +224,13 @@ export class RequestKeyContext implements KeyContext {
   }
 
   get normalizedQuery(): string {
-    return (this.normalizedQueryCache ??= normalizeQuery(this.queryPairs()));
+    if (this.normalizedQueryCache === undefined) {
+      const url = this.rawUrl();
+      const q = url.indexOf('?');
+      this.normalizedQueryCache =
+        q === -1 ? '' : (canonicalQuery(url.slice(q + 1)) ?? normalizeQuery(this.queryPairs()));
+    }
+    return this.normalizedQueryCache;
   }
 
   private rawUrl(): string {

@@ -86,10 +86,9 @@ export class CachedExchange {
         },
         error: () => ticket.abandon(),
         finalize: () => {
-          // Sent without reaching the capture (a stream, or a response the handler wrote): release followers.
-          queueMicrotask(() => {
-            if (!this.handlerDone || this.streamed) ticket.abandon();
-          });
+          // A stream, or a response the handler wrote, is never captured: release followers now. (Both flags
+          // are final here: the handler's value, if any, arrived before completion.)
+          if (!this.handlerDone || this.streamed) ticket.abandon();
         },
       }),
     );
