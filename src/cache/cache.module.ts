@@ -18,6 +18,10 @@ import { CacheStatsService } from './observability/cache-stats.service.js';
 import { CacheMetricsExporter } from './observability/cache-metrics.exporter.js';
 import { InvalidateCacheInterceptor } from './invalidation/invalidate-cache.interceptor.js';
 import { InvalidationService } from './invalidation/invalidation.service.js';
+import { CacheService } from './methods/cache.service.js';
+import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
+import { MethodCacheInvoker } from './methods/method-invoker.js';
+import { ValueCache } from './methods/value-cache.js';
 
 /** Reads the cache's environment variables through the application's `ConfigService`, or `process.env`. */
 function optionsFromConfig(config: ConfigService | undefined): CacheModuleOptions {
@@ -26,7 +30,8 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
 }
 
 /**
- * Response caching for controllers. Global: import it once in the root module.
+ * Response caching for controllers, and caching of provider methods (`@Cacheable`) and of any value
+ * (`CacheService`). Global: import it once in the root module.
  *
  * @example
  * ```ts
@@ -51,6 +56,10 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
     CacheStatsService,
     CacheMetricsExporter,
     InvalidationService,
+    ValueCache,
+    MethodCacheInvoker,
+    MethodCacheExplorer,
+    CacheService,
   ],
   exports: [
     CacheStatsService,
@@ -61,6 +70,7 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
     InvalidateCacheInterceptor,
     CacheStatusService,
     InvalidationService,
+    CacheService,
   ],
 })
 export class CacheModule extends ConfigurableCacheModule implements NestModule {

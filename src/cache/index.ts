@@ -19,11 +19,23 @@ export { CacheInterceptor } from './http/cache.interceptor.js';
 export type { RoutePlan } from './http/route-plan.js';
 export type { EntryPolicy } from './engine/cache-engine.js';
 export { InvalidationService, CacheNamespaces } from './invalidation/invalidation.service.js';
+export { CacheService } from './methods/cache.service.js';
+export { Cacheable, CachePut, type CacheableDecorator } from './methods/cacheable.decorator.js';
+export type { CacheableOptions } from './methods/cacheable.options.js';
+export type {
+  CacheCallOptions,
+  CacheEntryOptions,
+  CacheKeyInput,
+  CacheSetOptions,
+  ValueType,
+} from './methods/cache-call.options.js';
+export { ValueEncodingError } from './values/value-codec.js';
 export { CacheStatusService } from './observability/cache-status.service.js';
 export {
   CacheStatsService,
   type CacheStatsSnapshot,
   type NamespaceCounters,
+  type MethodCounters,
   type StoreCounters,
 } from './observability/cache-stats.service.js';
 export type { CacheBackendName } from './stores/cache-store.interface.js';

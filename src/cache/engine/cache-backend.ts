@@ -44,6 +44,11 @@ export interface Lookup {
 export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   readonly keys: KeySpace;
   readonly memory: MemoryTier;
+  /**
+   * Entries of synchronous cached methods, which can never wait for Redis: in this process only, invalidated
+   * with everything else (and, with Redis and L1, by other instances over the coherence bus).
+   */
+  readonly local: MemoryTier;
   /** The Redis side (connection, breaker, L1, bus), when Redis is enabled. */
   readonly redis: RedisConnection | undefined;
   private readonly logger = new Logger('Cache');
@@ -55,13 +60,18 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.keys = new KeySpace(options.keyPrefix);
     this.memory = new MemoryTier(options.memory.maxEntries, options.memory.maxBytes);
+    this.local = new MemoryTier(options.memory.maxEntries, options.memory.maxBytes);
     if (options.enabled && options.redis.enabled) {
       this.redis = new RedisConnection(
         options,
         this.keys,
         this.stats,
-        () => this.invalidations++,
+        (records) => {
+          this.invalidations++;
+          this.local.invalidate(records);
+        },
         () => this.memory.clear(),
+        () => this.local.clear(),
       );
     }
   }
@@ -107,6 +117,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.redis?.close();
     this.memory.clear();
+    this.local.clear();
   }
 
   /**
@@ -152,6 +163,7 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     this.invalidations++;
     const records = scopes.map((scope) => this.keys.record(scope));
     this.memory.invalidate(records);
+    this.local.invalidate(records);
     await this.redis?.invalidate(records);
   }
 

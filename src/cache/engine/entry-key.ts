@@ -58,11 +58,15 @@ export function restOf(namespace: string, built: string): string {
   return rest === '' ? '_' : rest;
 }
 
+/** What an entry holds: an HTTP response (`@Cached`) or a value (`@Cacheable`, `CacheService`). */
+export type EntryKind = 'response' | 'value';
+
 /** Names every key of one prefix: entries, scope records, the clock and locks. */
 export class KeySpace {
   /** The invalidation clock: the one key that has no expiry. */
   readonly clockKey: string;
   private readonly entryBase: string;
+  private readonly valueBase: string;
   private readonly lockBase: string;
   private readonly recordBase: string;
   private readonly tagKeys = new Map<string, string>();
@@ -73,6 +77,7 @@ export class KeySpace {
   constructor(readonly prefix: string) {
     this.clockKey = `${prefix}:@clock`;
     this.entryBase = `${prefix}:@e:`;
+    this.valueBase = `${prefix}:@v:`;
     this.lockBase = `${prefix}:@l:`;
     this.recordBase = `${prefix}:@s:`;
     this.allRecord = this.record(Scopes.all);
@@ -102,8 +107,15 @@ export class KeySpace {
   /**
    * The entry key of a built key in `namespace` (any string, encoded injectively), with the records it depends
    * on: everything, its namespace, the prefixes of its first {@link MAX_SCOPE_DEPTH} segments and `tags`.
+   * Values (method results, `CacheService`) live beside responses under their own base: the same scopes reach
+   * both, but a value and a response never share an entry.
    */
-  entry(namespace: string, built: string, tags: readonly string[] = []): EntryKey {
+  entry(
+    namespace: string,
+    built: string,
+    tags: readonly string[] = [],
+    kind: EntryKind = 'response',
+  ): EntryKey {
     const rest = restOf(namespace, built);
     const ns = this.namespaceOf(namespace);
     const recordKeys = [this.allRecord, ns.record];
@@ -118,12 +130,10 @@ export class KeySpace {
       const record = this.tagRecords([tag])[0] ?? '';
       if (!recordKeys.includes(record)) recordKeys.push(record);
     }
-    return new ResolvedEntryKey(
-      this,
-      bounded(this.entryBase, `${ns.encoded}:${rest}`),
-      `${ns.encoded}:${rest}`,
-      recordKeys,
-    );
+    const tail = `${ns.encoded}:${rest}`;
+    return kind === 'response'
+      ? new ResolvedEntryKey(this, bounded(this.entryBase, tail), tail, recordKeys)
+      : new ResolvedEntryKey(this, bounded(this.valueBase, tail), `@v:${tail}`, recordKeys);
   }
 
   /** The lock key of an entry's tail (`{namespace}:{rest}`). */

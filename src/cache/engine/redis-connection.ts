@@ -32,10 +32,12 @@ export class RedisConnection {
     private readonly options: ResolvedCacheOptions,
     private readonly keys: KeySpace,
     private readonly stats: CacheStatsService,
-    /** Told when another instance announces an invalidation. */
-    private readonly announced: () => void = () => undefined,
+    /** Told of the records another instance announces it invalidated. */
+    private readonly announced: (records: readonly string[]) => void = () => undefined,
     /** Told when Redis serves again: what was written to memory meanwhile never heard of other instances. */
     private readonly recovered: () => void = () => undefined,
+    /** Told when the coherence bus was lost: announcements made meanwhile were missed. */
+    private readonly busLost: () => void = () => undefined,
   ) {
     const redis = options.redis;
     const clusterNodes = redis.clusterNodes;
@@ -71,10 +73,13 @@ export class RedisConnection {
       this.bus = new CoherenceBus(this.store.commands as unknown as BusClient, `${keys.prefix}:@bus`, {
         message: (message: CoherenceMessage) => {
           if (message.type === 'overwrite') return l1.drop(message.key);
-          this.announced();
+          this.announced(message.scopes);
           l1.forget(message.scopes);
         },
-        down: () => l1.setLive(false),
+        down: () => {
+          l1.setLive(false);
+          this.busLost();
+        },
         up: () => l1.setLive(true),
       });
     }

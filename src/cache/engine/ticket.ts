@@ -20,6 +20,7 @@ export type EntryContent = Omit<
 export class Ticket {
   private readonly started = performance.now();
   private done = false;
+  private stored: Promise<boolean> | undefined;
 
   constructor(
     private readonly backend: CacheBackend,
@@ -59,8 +60,14 @@ export class Ticket {
       return entry;
     }
     const written = this.backend.write(this.key, entry, ttlMs + graceMs, lookup.tier);
+    this.stored = written;
     this.settle(entry, written);
     return entry;
+  }
+
+  /** Settles once a completed entry is stored (or refused); `undefined` when nothing was written. */
+  get written(): Promise<boolean> | undefined {
+    return this.stored;
   }
 
   /** Nothing to store (computing failed, or the result may not be cached): followers compute themselves. */

@@ -6,6 +6,7 @@ import type { CacheStatsService } from '../observability/cache-stats.service.js'
 import type { KeyBuilder } from './cache-key.js';
 import type { CachedOptions, TagsOf } from './cached.metadata.js';
 import { defaultKeyBuilder } from './key-builders.js';
+import { entryPolicy } from '../entry-options.js';
 
 const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
 const RESPONSE_PARAM = '1';
@@ -51,7 +52,6 @@ export function compileRoutePlan(
   stats: CacheStatsService,
 ): RoutePlan {
   const keyBuilder = cached.keyBuilder ?? options.keyBuilder ?? defaultKeyBuilder;
-  const refresh = cached.refreshAhead ?? false;
   const namespace = cached.namespace ?? 'default';
   const tags = cached.tags;
   return {
@@ -60,14 +60,7 @@ export function compileRoutePlan(
     userScoped: keyBuilder.userScoped === true,
     className,
     handlerName,
-    policy: {
-      ttlMs: (cached.expire ?? options.defaultTtl) * 1000,
-      graceMs: (cached.grace ?? 0) * 1000,
-      refreshBeta: refresh === true ? 1 : refresh === false ? 0 : refresh,
-      coalesce: cached.coalesce ?? true,
-      lock: cached.lock ?? false,
-      counters: stats.namespace(namespace),
-    },
+    policy: entryPolicy(cached, options.defaultTtl, stats.namespace(namespace)),
     fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
     resultTags: typeof tags === 'function' ? tags : undefined,
     warned: false,

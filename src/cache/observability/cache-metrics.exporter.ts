@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheConfigError } from '../cache.errors.js';
-import { CacheStatsService } from './cache-stats.service.js';
+import { CacheStatsService, type MethodCounters } from './cache-stats.service.js';
 import { CacheStatusService } from './cache-status.service.js';
 
 /** The part of `prom-client` this exporter uses (loaded only when metrics are enabled). */
@@ -69,6 +69,29 @@ export class CacheMetricsExporter implements OnModuleInit {
     perNamespace('http_cache_misses_total', 'Responses computed by the handler', 'misses');
     perNamespace('http_cache_stale_total', 'Stale entries served within grace', 'stale');
     perNamespace('http_cache_coalesced_total', 'Requests that waited for a coalesced leader', 'coalesced');
+    const perMethod = (name: string, help: string, field: keyof MethodCounters) =>
+      new prom.Gauge({
+        name,
+        help,
+        labelNames: ['method'],
+        registers: [registry],
+        collect() {
+          for (const [method, counters] of Object.entries(stats.snapshot().methods)) {
+            this.set({ method }, counters[field]);
+          }
+        },
+      });
+    perMethod('method_cache_hits_total', 'Cached method calls answered from the cache', 'hits');
+    perMethod('method_cache_misses_total', 'Cached method calls that ran the method', 'misses');
+    perMethod('method_cache_stale_total', 'Stale values returned within grace', 'stale');
+    perMethod('method_cache_coalesced_total', 'Calls that waited for a coalesced leader', 'coalesced');
+    perMethod(
+      'method_cache_bypasses_total',
+      'Calls served uncached (condition, unkeyable arguments)',
+      'bypasses',
+    );
+    perMethod('method_cache_errors_total', 'Results that could not be stored', 'errors');
+    perMethod('method_cache_in_flight', 'Computations running now', 'inFlight');
     const single = (name: string, help: string, read: () => number) =>
       new prom.Gauge({
         name,

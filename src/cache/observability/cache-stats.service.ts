@@ -10,6 +10,16 @@ export interface NamespaceCounters {
   coalesced: number;
 }
 
+/** Counters of one cached method (`@Cacheable`, `@CachePut`), by `Class.method`. */
+export interface MethodCounters extends NamespaceCounters {
+  /** Calls served uncached: `condition` false, arguments that cannot be keyed, streams. */
+  bypasses: number;
+  /** Results that could not be stored (a value the codec cannot encode, failing `tags`), or cache faults. */
+  errors: number;
+  /** Computations running right now. */
+  inFlight: number;
+}
+
 /** Counters of the stores, whatever the namespace. */
 export interface StoreCounters {
   /** Failed store operations (each one was answered as a miss, or from memory). */
@@ -21,6 +31,8 @@ export interface StoreCounters {
 /** A point-in-time copy of every counter. */
 export interface CacheStatsSnapshot {
   namespaces: Record<string, NamespaceCounters>;
+  /** Per cached method, by `Class.method`. */
+  methods: Record<string, MethodCounters>;
   store: StoreCounters;
 }
 
@@ -31,6 +43,7 @@ export interface CacheStatsSnapshot {
 @Injectable()
 export class CacheStatsService {
   private readonly byNamespace = new Map<string, NamespaceCounters>();
+  private readonly byMethod = new Map<string, MethodCounters>();
   readonly store: StoreCounters = { errors: 0, timeouts: 0 };
 
   /** The live counters of a namespace (created at zero); the interceptor keeps a reference per route. */
@@ -43,9 +56,21 @@ export class CacheStatsService {
     return counters;
   }
 
+  /** The live counters of a cached method, by `Class.method` (created at zero). */
+  method(name: string): MethodCounters {
+    let counters = this.byMethod.get(name);
+    if (counters === undefined) {
+      counters = { hits: 0, misses: 0, stale: 0, coalesced: 0, bypasses: 0, errors: 0, inFlight: 0 };
+      this.byMethod.set(name, counters);
+    }
+    return counters;
+  }
+
   snapshot(): CacheStatsSnapshot {
     const namespaces: Record<string, NamespaceCounters> = {};
     for (const [name, counters] of this.byNamespace) namespaces[name] = { ...counters };
-    return { namespaces, store: { ...this.store } };
+    const methods: Record<string, MethodCounters> = {};
+    for (const [name, counters] of this.byMethod) methods[name] = { ...counters };
+    return { namespaces, methods, store: { ...this.store } };
   }
 }

@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import { CacheBackend } from '../engine/cache-backend.js';
+import { Scopes } from '../engine/entry-key.js';
+import { entryPolicy, validateEntryOptions } from '../entry-options.js';
+import { validateNamespace } from '../http/namespace.js';
+import { CacheStatsService, type MethodCounters } from '../observability/cache-stats.service.js';
+import type {
+  CacheCallOptions,
+  CacheEntryOptions,
+  CacheKeyInput,
+  CacheSetOptions,
+} from './cache-call.options.js';
+import { builtKey, keyOfInput } from './call-key.js';
+import { definitionsOf } from './method-definition.js';
+import { ValueCache, type ValueCall } from './value-cache.js';
+
+const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * The cache as a service: any code (a resolver, a cron job, a microservice handler) can cache a value under a
+ * key, on the same engine, stores and invalidation as `@Cached` routes. Keys are encoded like route keys: a
+ * string or number is one segment, an array one segment per element, and no key collides with another.
+ * Every call fails open: a slow or broken Redis makes it compute (or miss), never fail or hang.
+ *
+ * @example
+ * ```ts
+ * const stats = await this.cache.getOrSet(['stats', teamId], () => this.computeStats(teamId), { expire: 60 });
+ * await this.cache.delete(['stats', teamId]);
+ * ```
+ */
+@Injectable()
+export class CacheService {
+  constructor(
+    private readonly values: ValueCache,
+    private readonly backend: CacheBackend,
+    private readonly stats: CacheStatsService,
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+  ) {}
+
+  /**
+   * The cached value of `key`, else `compute()`'s, stored. `compute` runs at most once per key at a time in this
+   * process (and across processes with `lock`); its error reaches the caller unchanged and nothing is stored
+   * (with `grace`, the stale value is returned instead and the error logged). `undefined` is never stored.
+   */
+  async getOrSet<T>(
+    key: CacheKeyInput,
+    compute: () => T | Promise<T>,
+    options: CacheCallOptions<T> = {},
+  ): Promise<T> {
+    const call = this.callOf(key, options, 'getOrSet()');
+    if (call === undefined) return compute();
+    return this.values.getOrSet(call, compute);
+  }
+
+  /** The cached value of `key`, or `undefined`. */
+  async get<T = unknown>(key: CacheKeyInput, options: CacheEntryOptions = {}): Promise<T | undefined> {
+    const call = this.callOf(key, options, 'get()');
+    if (call === undefined) return undefined;
+    const found = await this.values.get(call);
+    return found?.value as T | undefined;
+  }
+
+  /** Stores `value` under `key`; resolves to whether it was stored (`undefined` never is). */
+  async set<T>(key: CacheKeyInput, value: T, options: CacheSetOptions<T> = {}): Promise<boolean> {
+    const call = this.callOf(key, options, 'set()');
+    if (call === undefined) return false;
+    return this.values.set(call, value);
+  }
+
+  /**
+   * Makes `key` a miss, in memory at once and in Redis before this resolves. An array key also reaches the keys
+   * that extend it (`delete(['team', 5])` covers `['team', 5, 'stats']`), as `invalidateScope()` does.
+   */
+  async delete(key: CacheKeyInput, options: CacheEntryOptions = {}): Promise<void> {
+    const namespace = validateNamespace(options.namespace ?? DEFAULT_NAMESPACE, 'CacheService.delete()');
+    const rest = keyOfInput(key, 'CacheService.delete()');
+    await this.backend.invalidate([Scopes.prefix(namespace, rest.split(':'))]);
+  }
+
+  /** The counters of a cached method (`@Cacheable`/`@CachePut`) as called on instances of `type`. */
+  cacheInfo(type: abstract new (...args: never[]) => object, method: string): MethodCounters {
+    return { ...this.stats.method(`${type.name}.${method}`) };
+  }
+
+  /** Makes every entry of a cached method a miss (its namespace: the declared one, else `Class.method`). */
+  async clearMethod(type: abstract new (...args: never[]) => object, method: string): Promise<void> {
+    const definition = definitionsOf(type).find((d) => d.methodName === method && d.kind !== 'invalidate');
+    const declared = definition?.kind === 'invalidate' ? undefined : definition?.options.namespace;
+    await this.backend.invalidate([Scopes.namespace(declared ?? `${type.name}.${method}`)]);
+  }
+
+  private callOf(
+    key: CacheKeyInput,
+    options: CacheCallOptions<never> | CacheSetOptions<never> | CacheEntryOptions,
+    method: string,
+  ): ValueCall | undefined {
+    const where = `CacheService.${method}`;
+    validateEntryOptions(options, where);
+    const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+    const rest = keyOfInput(key, where);
+    if (!this.options.enabled) return undefined;
+    const full = options as CacheCallOptions<unknown>;
+    const tags = full.tags;
+    const label = `CacheService(${namespace})`;
+    return {
+      key: this.backend.keys.entry(
+        namespace,
+        builtKey(namespace, rest),
+        tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
+        'value',
+      ),
+      policy: entryPolicy(full, this.options.defaultTtl, this.stats.method(label)),
+      tagsOf: typeof tags === 'function' ? tags : undefined,
+      unless: undefined,
+      type: options.type,
+      label,
+    };
+  }
+}

@@ -1,0 +1,67 @@
+import type { MethodDefinition } from './method-definition.js';
+
+/** What a decorated method calls through: the method cache of one application. */
+export interface MethodInvoker {
+  invoke(
+    definition: MethodDefinition,
+    instance: object,
+    original: (...args: unknown[]) => unknown,
+    args: unknown[],
+  ): unknown;
+}
+
+/** The invoker an instance was bound to at bootstrap (a non-enumerable own property). */
+const INVOKER = Symbol('HTTP_CACHE:METHOD_INVOKER');
+
+/** Classes of request-scoped and transient providers, per application that declared them. */
+const byClass = new WeakMap<object, Set<MethodInvoker>>();
+
+/** Applications alive in this process. */
+const live = new Set<MethodInvoker>();
+
+/** Binds a provider instance to its application's method cache. */
+export function bindInstance(instance: object, invoker: MethodInvoker): void {
+  try {
+    Object.defineProperty(instance, INVOKER, {
+      value: invoker,
+      configurable: true,
+      writable: true,
+      enumerable: false,
+    });
+  } catch {
+    // A frozen instance: found through its class, or the only application.
+  }
+}
+
+/** Registers a class whose instances are created per request (or per consumer) for one application. */
+export function bindClass(type: object, invoker: MethodInvoker): void {
+  let set = byClass.get(type);
+  if (set === undefined) byClass.set(type, (set = new Set()));
+  set.add(invoker);
+}
+
+/** An application starts (or stops) serving decorated methods. */
+export function setLive(invoker: MethodInvoker, alive: boolean): void {
+  if (alive) live.add(invoker);
+  else live.delete(invoker);
+}
+
+/**
+ * The method cache a call on `instance` goes through, found at call time: the application that created the
+ * instance; for one created per request, the application that declared its class; else the only live
+ * application. `undefined` (the method runs uncached) when that is ambiguous: two applications in a process
+ * never share a cache by accident.
+ */
+export function invokerOf(instance: unknown): MethodInvoker | undefined {
+  if (instance === null || typeof instance !== 'object') return undefined;
+  const own = (instance as { [INVOKER]?: MethodInvoker })[INVOKER];
+  if (own !== undefined) return live.has(own) ? own : undefined;
+  const declared = byClass.get(instance.constructor);
+  if (declared !== undefined) return declared.size === 1 ? onlyOf(declared) : undefined;
+  return live.size === 1 ? onlyOf(live) : undefined;
+}
+
+function onlyOf(set: Set<MethodInvoker>): MethodInvoker | undefined {
+  for (const one of set) return live.has(one) ? one : undefined;
+  return undefined;
+}

@@ -1,0 +1,206 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { concatWith, defer, from, ignoreElements, isObservable, tap } from 'rxjs';
+import { CacheDefinitionError } from '../cache.errors.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import { CacheBackend } from '../engine/cache-backend.js';
+import type { EntryKey } from '../engine/entry-key.js';
+import { applyInvalidation } from '../invalidation/invalidation-targets.js';
+import { InvalidationService } from '../invalidation/invalidation.service.js';
+import { CacheStatsService } from '../observability/cache-stats.service.js';
+import { argumentsKey } from './argument-key.js';
+import type { CacheableOptions } from './cacheable.options.js';
+import { builtKey, keyOfInput } from './call-key.js';
+import type { MethodInvoker } from './method-binding.js';
+import type { MethodDefinition } from './method-definition.js';
+import { compileMethodPlan, type MethodPlan } from './method-plan.js';
+import { cachedObservable } from './observable-values.js';
+import { SyncValues, isDeferred } from './sync-values.js';
+import { READ_WRITE, ValueCache, WRITE_ONLY, type ValueCall } from './value-cache.js';
+
+type Method = (...args: unknown[]) => unknown;
+
+/** Nest's controller marker: `@InvalidateCache` on a route is the interceptor's job. */
+const PATH_METADATA = 'path';
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/**
+ * Runs decorated provider methods through the cache of this application: `@Cacheable` and `@CachePut` through
+ * the engine (async and Observable methods) or this process's tier (sync methods), `@InvalidateCache` through
+ * `InvalidationService`. Plans are compiled once per method and runtime class.
+ */
+@Injectable()
+export class MethodCacheInvoker implements MethodInvoker {
+  private readonly plans = new WeakMap<MethodDefinition, WeakMap<object, MethodPlan>>();
+  private readonly sync: SyncValues;
+
+  constructor(
+    private readonly values: ValueCache,
+    private readonly backend: CacheBackend,
+    private readonly invalidation: InvalidationService,
+    private readonly stats: CacheStatsService,
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+  ) {
+    this.sync = new SyncValues(backend, values);
+  }
+
+  invoke(definition: MethodDefinition, instance: object, original: Method, args: unknown[]): unknown {
+    if (!this.options.enabled) return original.apply(instance, args);
+    if (definition.kind === 'invalidate') return this.invalidating(definition, instance, original, args);
+    const options = definition.options;
+    const plan = this.planOf(definition, instance, original);
+    const compute = () => original.apply(instance, args);
+    if (
+      plan.kind === 'stream' ||
+      (options.condition !== undefined && !options.condition.apply(instance, args))
+    ) {
+      plan.policy.counters.bypasses++;
+      return compute();
+    }
+    const key = this.keyOf(plan, options, instance, args);
+    if (key === undefined) {
+      plan.policy.counters.bypasses++;
+      return compute();
+    }
+    const call = this.callOf(plan, options, key, instance, args);
+    const mode = definition.kind === 'put' ? WRITE_ONLY : READ_WRITE;
+    switch (plan.kind) {
+      case 'async':
+        return this.values.getOrSet(call, compute, mode);
+      case 'observable':
+        return cachedObservable(this.values, call, compute, mode);
+      default: {
+        const result = this.sync.run(call, compute, mode);
+        if (isDeferred(result)) this.learn(plan, result);
+        else plan.kind = 'sync';
+        return result;
+      }
+    }
+  }
+
+  /** The plan of a method as called on this instance's class (two subclasses never share entries). */
+  private planOf(
+    definition: MethodDefinition & { kind: 'cacheable' | 'put' },
+    instance: object,
+    original: Method,
+  ): MethodPlan {
+    let byClass = this.plans.get(definition);
+    if (byClass === undefined) this.plans.set(definition, (byClass = new WeakMap()));
+    const runtimeClass = instance.constructor as object;
+    let plan = byClass.get(runtimeClass);
+    if (plan === undefined) {
+      plan = compileMethodPlan(
+        definition.options,
+        definition.declaringClass,
+        definition.methodName,
+        original,
+        runtimeClass,
+        this.options,
+        this.stats,
+      );
+      byClass.set(runtimeClass, plan);
+    }
+    return plan;
+  }
+
+  /** A method first seen returning a promise or an Observable is treated as such from then on. */
+  private learn(plan: MethodPlan, result: unknown): void {
+    if (isThenable(result)) plan.kind = 'async';
+    else if (isObservable(result)) plan.kind = 'observable';
+    else {
+      plan.kind = 'stream';
+      this.values.warnOnce(
+        plan.label,
+        `${plan.label} returns a stream or an async iterator; it is not cached`,
+      );
+    }
+  }
+
+  private keyOf(
+    plan: MethodPlan,
+    options: CacheableOptions,
+    instance: object,
+    args: unknown[],
+  ): EntryKey | undefined {
+    let rest: string;
+    try {
+      if (options.key !== undefined) {
+        rest = keyOfInput(options.key.apply(instance, args), `key of ${plan.label}`);
+      } else {
+        const found = argumentsKey(args);
+        if ('unencodable' in found) {
+          const message = `${plan.label}: arguments cannot be keyed (${found.unencodable}); declare a key`;
+          if (options.strictKeys === true) throw new CacheDefinitionError(message);
+          this.values.warnOnce(plan.label, `${message}; such calls run uncached`);
+          return undefined;
+        }
+        rest = found.key;
+      }
+    } catch (error) {
+      if (error instanceof CacheDefinitionError && options.strictKeys === true) throw error;
+      this.values.warnOnce(
+        plan.label,
+        `${plan.label}: ${error instanceof Error ? error.message : String(error)}; such calls run uncached`,
+      );
+      return undefined;
+    }
+    return this.backend.keys.entry(plan.namespace, builtKey(plan.namespace, rest), plan.fixedTags, 'value');
+  }
+
+  private callOf(
+    plan: MethodPlan,
+    options: CacheableOptions,
+    key: EntryKey,
+    instance: object,
+    args: unknown[],
+  ): ValueCall {
+    const { tags, unless } = options;
+    return {
+      key,
+      policy: plan.policy,
+      tagsOf: typeof tags === 'function' ? (result) => tags.call(instance, result, ...args) : undefined,
+      unless: unless === undefined ? undefined : (result) => unless.call(instance, result, ...args),
+      type: options.type,
+      label: plan.label,
+    };
+  }
+
+  /** `@InvalidateCache` on a provider method: after it succeeded (once its promise settles), or before it. */
+  private invalidating(
+    definition: MethodDefinition & { kind: 'invalidate' },
+    instance: object,
+    original: Method,
+    args: unknown[],
+  ): unknown {
+    if (Reflect.getMetadata(PATH_METADATA, instance.constructor) !== undefined)
+      return original.apply(instance, args);
+    const options = definition.options;
+    if (options.beforeInvocation === true) {
+      const before = applyInvalidation(this.invalidation, options, undefined, args);
+      const result = original.apply(instance, args);
+      return isThenable(result) ? before.then(() => result) : result;
+    }
+    const result = original.apply(instance, args);
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(async (value) => {
+        await applyInvalidation(this.invalidation, options, value, args);
+        return value;
+      });
+    }
+    if (isObservable(result)) {
+      let last: unknown;
+      return result.pipe(
+        tap((value) => (last = value)),
+        concatWith(
+          defer(() => from(applyInvalidation(this.invalidation, options, last, args))).pipe(ignoreElements()),
+        ),
+      );
+    }
+    // Synchronous: memory is invalidated before this returns; Redis right after.
+    void applyInvalidation(this.invalidation, options, result, args);
+    return result;
+  }
+}

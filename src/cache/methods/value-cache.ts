@@ -1,0 +1,179 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { errorMessage } from '../cache.errors.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import { CacheEngine, type AccessMode, type Acquired, type EntryPolicy } from '../engine/cache-engine.js';
+import type { EntryKey } from '../engine/entry-key.js';
+import type { Ticket } from '../engine/ticket.js';
+import type { MethodCounters } from '../observability/cache-stats.service.js';
+import type { StoredResponse } from '../stores/cache-store.interface.js';
+import { decodeValue, encodeValue } from '../values/value-codec.js';
+import type { ValueType } from './cache-call.options.js';
+
+/** The status a value entry is stored with: no HTTP response has it, so the two are never mistaken. */
+export const VALUE_STATUS = 0;
+
+/** Read, then write: a normal call. */
+export const READ_WRITE: AccessMode = { read: true, write: true };
+/** Write only: `@CachePut`, `CacheService.set()`, and a call that found an unreadable entry. */
+export const WRITE_ONLY: AccessMode = { read: false, write: true };
+
+/** One cached call: where its entry lives, how it is stored, and what the caller gets back. */
+export interface ValueCall {
+  readonly key: EntryKey;
+  readonly policy: EntryPolicy & { readonly counters: MethodCounters };
+  /** Tags from the result (the call's arguments already bound); a failure means "not stored". */
+  readonly tagsOf: ((result: unknown) => readonly string[]) | undefined;
+  /** `true`: returned, not stored. */
+  readonly unless: ((result: unknown) => boolean) | undefined;
+  readonly type: ValueType | undefined;
+  /** Names the call in logs: `Class.method`, or `CacheService(namespace)`. */
+  readonly label: string;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/**
+ * Values (not HTTP responses) through the engine: an entry is a value encoded by the value codec, decoded into
+ * a fresh copy for every caller. The asynchronous face, for `CacheService` and async methods; the same rules
+ * as routes (stamps, coalescing, locks, grace, refresh-ahead, fail-open).
+ */
+@Injectable()
+export class ValueCache {
+  private readonly logger = new Logger('Cache');
+  private readonly warned = new Set<string>();
+
+  constructor(
+    readonly engine: CacheEngine,
+    @Inject(RESOLVED_CACHE_OPTIONS) readonly options: ResolvedCacheOptions,
+  ) {}
+
+  /** Whether caching is enabled at all. */
+  get enabled(): boolean {
+    return this.engine.enabled;
+  }
+
+  /** The cached value of `call`, or `compute()`'s, stored; `compute` runs at most once per key at a time. */
+  async getOrSet<T>(
+    call: ValueCall,
+    compute: () => T | Promise<T>,
+    mode: AccessMode = READ_WRITE,
+  ): Promise<T> {
+    const acquired = await this.acquire(call, mode);
+    if (acquired.kind === 'hit') {
+      const found = this.decode(acquired.entry, call);
+      if (found !== undefined) return found.value as T;
+      // Unreadable (corrupt, too big, unsafe, written by another version): recompute and overwrite it.
+      const again = await this.acquire(call, WRITE_ONLY);
+      if (again.kind === 'hit') return compute();
+      return this.computeAndStore(again.ticket, call, compute, false);
+    }
+    // A write-only call (`@CachePut`) resolves once its entry is stored: the next read sees it.
+    return this.computeAndStore(acquired.ticket, call, compute, !mode.read);
+  }
+
+  /** The cached value of `call`, or `undefined` (no entry, or an unreadable one). Never computes. */
+  async get(call: ValueCall): Promise<{ value: unknown } | undefined> {
+    if (!this.enabled) return undefined;
+    const lookup = await this.engine.backend.read(call.key);
+    return lookup.entry === undefined ? undefined : this.decode(lookup.entry, call);
+  }
+
+  /** Stores `value` under `call` (stamped now: an invalidation after this call returns reaches it). */
+  async set(call: ValueCall, value: unknown): Promise<boolean> {
+    const acquired = await this.acquire(call, WRITE_ONLY);
+    if (acquired.kind === 'hit') return false;
+    const stored = this.store(acquired.ticket, call, value);
+    return stored.written === undefined ? false : stored.written;
+  }
+
+  /** A fresh copy of a value entry, or `undefined` when the entry is not a readable value. */
+  decode(entry: StoredResponse, call: ValueCall): { value: unknown } | undefined {
+    if (entry.status !== VALUE_STATUS || entry.body === undefined) return undefined;
+    return decodeValue(entry.body, { maxBytes: this.options.memory.maxBytes, type: call.type });
+  }
+
+  /**
+   * Encodes and stores a computed value through its ticket; returns what the caller gets (a decoded copy when
+   * stored, so a miss and a hit give values of the same types) and the write's outcome.
+   */
+  store<T>(ticket: Ticket, call: ValueCall, value: T): { value: T; written: Promise<boolean> | undefined } {
+    const encoded = this.encode(call, value);
+    if (encoded === undefined) {
+      ticket.abandon();
+      return { value, written: undefined };
+    }
+    ticket.complete(
+      { status: VALUE_STATUS, contentType: undefined, body: encoded.text, etag: '' },
+      encoded.tags,
+    );
+    return { value: this.copyOf(call, encoded.text, value), written: ticket.written };
+  }
+
+  /**
+   * The text and tags `value` is stored with; `undefined` when it is not stored: `undefined` itself, `unless`
+   * said so, or the codec or `tags` failed (counted, logged once).
+   */
+  encode(call: ValueCall, value: unknown): { text: string; tags: string[] | undefined } | undefined {
+    if (value === undefined || (call.unless !== undefined && call.unless(value))) return undefined;
+    try {
+      const text = encodeValue(value);
+      if (call.tagsOf === undefined) return { text, tags: undefined };
+      const tags = call.tagsOf(value).filter((t): t is string => typeof t === 'string' && t !== '');
+      return { text, tags: [...new Set(tags)] };
+    } catch (error) {
+      call.policy.counters.errors++;
+      this.warnOnce(call.label, `${call.label}: result not cached (${errorMessage(error)})`);
+      return undefined;
+    }
+  }
+
+  /** What the caller of a miss gets: a copy decoded from the stored text, as a hit would return it. */
+  copyOf<T>(call: ValueCall, text: string, value: T): T {
+    const copy = decodeValue(text, { type: call.type });
+    return copy === undefined ? value : (copy.value as T);
+  }
+
+  /** Logs `message` the first time `label` has a problem (not on every call). */
+  warnOnce(label: string, message: string): void {
+    if (this.warned.has(label)) return;
+    if (this.warned.size >= 10_000) this.warned.clear();
+    this.warned.add(label);
+    this.logger.warn(`${message} (logged once)`);
+  }
+
+  private acquire(call: ValueCall, mode: AccessMode): Promise<Acquired> {
+    const acquired = this.engine.acquire(call.key, call.policy, mode);
+    return isPromise(acquired) ? acquired : Promise.resolve(acquired);
+  }
+
+  private async computeAndStore<T>(
+    ticket: Ticket,
+    call: ValueCall,
+    compute: () => T | Promise<T>,
+    awaitWrite: boolean,
+  ): Promise<T> {
+    const counters = call.policy.counters;
+    counters.inFlight++;
+    let value: T;
+    try {
+      value = await compute();
+    } catch (error) {
+      ticket.abandon();
+      const stale = ticket.stale === undefined ? undefined : this.decode(ticket.stale, call);
+      if (stale === undefined) throw error;
+      this.logger.warn(
+        `${call.label}: recomputing failed (${errorMessage(error)}); returning the stale value`,
+      );
+      counters.stale++;
+      return stale.value as T;
+    } finally {
+      counters.inFlight--;
+    }
+    const stored = this.store(ticket, call, value);
+    if (awaitWrite) await stored.written;
+    return stored.value;
+  }
+}
