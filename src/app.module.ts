@@ -17,6 +17,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthController } from './health/health.controller.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersService } from './users/users.service.js';
+import { UserStatsService } from './users/user-stats.service.js';
 
 /** The sample application: users and API keys on a real database, cached through the library. */
 @Module({
@@ -43,6 +44,14 @@ import { UsersService } from './users/users.service.js';
   ],
   // The API-keys routes (/users/keys/...) are registered before /users/:id.
   controllers: [AuthController, ApiKeysController, UsersController, HealthController],
-  providers: [UsersService, ApiKeysService, AuthService, AuthGuard, RolesGuard, CacheHealthIndicator],
+  providers: [
+    UsersService,
+    UserStatsService,
+    ApiKeysService,
+    AuthService,
+    AuthGuard,
+    RolesGuard,
+    CacheHealthIndicator,
+  ],
 })
 export class AppModule {}

@@ -1,6 +1,7 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { InvalidationService } from '../cache/index.js';
+import { USER_STATS_TAG } from '../users/user-stats.service.js';
 import { DATABASE, type Database } from '../database/database.types.js';
 import { toApiKeyView, type ApiKeyRow, type ApiKeyView, type CreatedApiKeyView } from './api-key.model.js';
 import type { UpdateApiKeyDto } from './dto/update-api-key.dto.js';
@@ -43,7 +44,10 @@ export class ApiKeysService {
       })
       .returning(KEY_COLUMNS)
       .executeTakeFirstOrThrow();
-    await this.invalidation.invalidateScope('apikeys', userId);
+    await Promise.all([
+      this.invalidation.invalidateScope('apikeys', userId),
+      this.invalidation.invalidateTags([USER_STATS_TAG]),
+    ]);
     return { ...toApiKeyView(row), key };
   }
 
@@ -69,14 +73,20 @@ export class ApiKeysService {
     if (Object.keys(values).length > 0) {
       await this.db.updateTable('api_keys').set(values).where('id', '=', keyId).execute();
     }
-    await this.invalidateKey(userId, keyId);
+    await Promise.all([
+      this.invalidateKey(userId, keyId),
+      changes.isActive === undefined ? undefined : this.invalidation.invalidateTags([USER_STATS_TAG]),
+    ]);
     return this.get(userId, keyId);
   }
 
   async remove(userId: number, keyId: number): Promise<void> {
     await this.require(userId, keyId);
     await this.db.deleteFrom('api_keys').where('id', '=', keyId).execute();
-    await this.invalidateKey(userId, keyId);
+    await Promise.all([
+      this.invalidateKey(userId, keyId),
+      this.invalidation.invalidateTags([USER_STATS_TAG]),
+    ]);
   }
 
   async findActiveByRawKey(raw: string): Promise<ActiveKey | undefined> {

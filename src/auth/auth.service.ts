@@ -1,6 +1,8 @@
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { CacheService, userTag } from '../cache/index.js';
+import type { Role } from '../users/user.model.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthUser } from './auth-user.js';
 import { verifyPassword } from './password.js';
@@ -11,6 +13,14 @@ interface TokenPayload {
   sub: number;
 }
 
+/** What authentication needs of a user on every request (never the password hash). */
+interface Account {
+  id: number;
+  email: string;
+  role: Role;
+  banned: boolean;
+}
+
 /** Registration, login and request authentication. */
 @Injectable()
 export class AuthService {
@@ -18,6 +28,7 @@ export class AuthService {
     private readonly users: UsersService,
     private readonly apiKeys: ApiKeysService,
     @Inject(JwtService) private readonly jwt: JwtService,
+    private readonly cache: CacheService,
   ) {}
 
   async register(dto: RegisterDto): Promise<{ accessToken: string }> {
@@ -54,10 +65,27 @@ export class AuthService {
   }
 
   private async activeUser(id: number, via: AuthUser['via']): Promise<AuthUser> {
-    const row = await this.users.findRow(id);
-    if (row === undefined) throw new UnauthorizedException('Unknown user');
-    if (row.banned) throw new UnauthorizedException('This account is banned');
-    return { id: row.id, email: row.email, role: row.role, via };
+    const account = await this.account(id);
+    if (account === undefined) throw new UnauthorizedException('Unknown user');
+    if (account.banned) throw new UnauthorizedException('This account is banned');
+    return { id: account.id, email: account.email, role: account.role, via };
+  }
+
+  /**
+   * The account behind a token or key, read once per `CACHE_DEFAULT_TTL` instead of on every request. Tagged like the
+   * user's own entries, so `invalidateUser(id)` (every profile, role, ban and delete write) reaches it; an
+   * unknown id (`undefined`) is never stored.
+   */
+  private account(id: number): Promise<Account | undefined> {
+    return this.cache.getOrSet(
+      ['account', id],
+      async () => {
+        const row = await this.users.findRow(id);
+        if (row === undefined) return undefined;
+        return { id: Number(row.id), email: row.email, role: row.role, banned: Boolean(row.banned) };
+      },
+      { namespace: 'auth', tags: [userTag(id)] },
+    );
   }
 
   private issue(userId: number): Promise<string> {

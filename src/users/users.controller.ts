@@ -24,6 +24,7 @@ import { SetPasswordDto } from './dto/set-password.dto.js';
 import { UpdateUserDto } from './dto/update-user.dto.js';
 import { ProfileView, UsersPage, UserView } from './user.model.js';
 import { UsersService } from './users.service.js';
+import { UserStats, UserStatsService } from './user-stats.service.js';
 
 const id = new ParseIdPipe();
 
@@ -38,13 +39,24 @@ function selfOrAdmin(user: AuthUser, targetId: number): void {
 @Controller('users')
 @UseGuards(AuthGuard, RolesGuard)
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly userStats: UserStatsService,
+  ) {}
 
   @Get('me')
   @Cached({ namespace: 'user', keyBuilder: userScopedKeyBuilder })
   @ApiOkResponse({ type: ProfileView })
   me(@CurrentUser() user: AuthUser): Promise<ProfileView> {
     return this.users.profile(user.id);
+  }
+
+  /** Counts over all users and keys, from a `@Cacheable` service method (admins only). */
+  @Get('stats')
+  @Roles(['admin'])
+  @ApiOkResponse({ type: UserStats })
+  stats(): Promise<UserStats> {
+    return this.userStats.stats();
   }
 
   @Get()

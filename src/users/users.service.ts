@@ -11,6 +11,7 @@ import { InvalidationService } from '../cache/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DATABASE, type Database } from '../database/database.types.js';
 import { hashPassword } from '../auth/password.js';
+import { USER_STATS_TAG } from './user-stats.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import {
   toProfileView,
@@ -142,7 +143,8 @@ export class UsersService implements OnApplicationBootstrap {
       throw error;
     }
     // The users list is invalidated by the caller (`@InvalidateCache` on POST /register); at startup (the
-    // admin seed) nothing is cached yet.
+    // admin seed) nothing is cached yet. The counts change now.
+    await this.invalidation.invalidateTags([USER_STATS_TAG]);
     return toUserView(row);
   }
 
@@ -169,7 +171,7 @@ export class UsersService implements OnApplicationBootstrap {
       .set({ role, updated_at: new Date().toISOString() })
       .where('id', '=', id)
       .execute();
-    await this.invalidateUser(id);
+    await Promise.all([this.invalidateUser(id), this.invalidation.invalidateTags([USER_STATS_TAG])]);
   }
 
   async setBanned(id: number, banned: boolean, actingUserId: number): Promise<void> {
@@ -180,7 +182,7 @@ export class UsersService implements OnApplicationBootstrap {
       .set({ banned, updated_at: new Date().toISOString() })
       .where('id', '=', id)
       .execute();
-    await this.invalidateUser(id);
+    await Promise.all([this.invalidateUser(id), this.invalidation.invalidateTags([USER_STATS_TAG])]);
   }
 
   async setPassword(id: number, password: string): Promise<void> {
@@ -207,7 +209,11 @@ export class UsersService implements OnApplicationBootstrap {
       await trx.deleteFrom('api_keys').where('user_id', '=', id).execute();
       await trx.deleteFrom('users').where('id', '=', id).execute();
     });
-    await Promise.all([this.invalidateUser(id), this.invalidation.invalidateApiKeys(id)]);
+    await Promise.all([
+      this.invalidateUser(id),
+      this.invalidation.invalidateApiKeys(id),
+      this.invalidation.invalidateTags([USER_STATS_TAG]),
+    ]);
   }
 
   private async invalidateUser(id: number): Promise<void> {
