@@ -1,0 +1,122 @@
+import { Logger } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CacheService, CacheStatusService, InvalidationService } from '../../src/cache/index.js';
+import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
+import { waitUntil } from '../helpers/wait.js';
+import { MethodFixtureModule, ProfilesService } from './method-fixture.js';
+
+const skip = skipWithoutRedis('method cache: instances sharing Redis, Redis faults', canSpawnRedis());
+
+async function instance(url: string, prefix: string, l1: boolean): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      MethodFixtureModule.with({
+        enabled: true,
+        keyPrefix: prefix,
+        redis: { enabled: true, url, operationTimeout: 150, connectTimeout: 2000 },
+        l1: { enabled: l1 },
+      }),
+    ],
+  }).compile();
+  await moduleRef.init();
+  await waitUntil(() => moduleRef.get(CacheStatusService).backendName === 'redis', 5000);
+  return moduleRef;
+}
+
+describe.skipIf(skip).each([false, true])('two instances on one Redis (L1: %s)', (l1) => {
+  let redis: OwnedRedis;
+  let a: TestingModule;
+  let b: TestingModule;
+
+  beforeAll(async () => {
+    redis = await spawnRedis();
+    const prefix = `methods-shared-${l1 ? 'l1' : 'plain'}`;
+    a = await instance(redis.url, prefix, l1);
+    b = await instance(redis.url, prefix, l1);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  it('shares entries of async methods and CacheService, and sees invalidations made by the other', async () => {
+    const sa = a.get(ProfilesService);
+    const sb = b.get(ProfilesService);
+    await sa.profile(7);
+    expect((await sb.profile(7)).name).toBe('user 7');
+    expect(sb.calls.of('profile')).toBe(0);
+    sa.names.set(7, 'Renamed');
+    sb.names.set(7, 'Renamed');
+    await a.get(InvalidationService).invalidateTags(['profile:7']);
+    // Without L1, B reads Redis: the next read is a miss. With L1, the bus tells B within milliseconds.
+    for (let waited = 0; l1 && waited < 3000 && (await sb.profile(7)).name !== 'Renamed'; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await sb.profile(7)).name).toBe('Renamed');
+    expect(sb.calls.of('profile')).toBe(1);
+
+    const cacheA = a.get(CacheService);
+    const cacheB = b.get(CacheService);
+    await cacheA.set(['motd'], { text: 'hello', at: new Date(5) });
+    expect(await cacheB.get(['motd'])).toEqual({ text: 'hello', at: new Date(5) });
+    await cacheB.delete(['motd']);
+    expect(await cacheA.get(['motd'])).toBeUndefined();
+  });
+
+  // Registered with L1 only: without it, synchronous entries are this process's alone (see the README).
+  if (!l1) return;
+  it('invalidates synchronous methods of the other instance over the bus', async () => {
+    const sb = b.get(ProfilesService);
+    sb.square(12);
+    sb.square(12);
+    expect(sb.calls.of('square')).toBe(1);
+    await a.get(InvalidationService).invalidateNamespace('ProfilesService.square');
+    await waitUntil(() => {
+      sb.square(12);
+      return sb.calls.of('square') === 2;
+    }, 3000);
+    expect(sb.calls.of('square')).toBe(2);
+  });
+});
+
+describe.skipIf(skip)('the method cache while Redis hangs', () => {
+  let redis: OwnedRedis;
+  let moduleRef: TestingModule;
+
+  beforeAll(async () => {
+    redis = await spawnRedis();
+    moduleRef = await instance(redis.url, 'methods-hang', false);
+  });
+  afterAll(async () => {
+    redis?.resume();
+    await moduleRef?.close();
+    await redis?.stop();
+  });
+
+  it('never fails or hangs a call: each one computes (or is served from memory) within the deadline', async () => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const service = moduleRef.get(ProfilesService);
+    const cache = moduleRef.get(CacheService);
+    await service.profile(1);
+    redis.pause();
+    try {
+      const started = performance.now();
+      const results = await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) => service.profile(100 + i)),
+        cache.getOrSet(['during', 'pause'], () => 'computed'),
+        service.profile(1),
+      ]);
+      const elapsed = performance.now() - started;
+      expect(results).toHaveLength(12);
+      expect(results[10]).toBe('computed');
+      expect((results[11] as { name: string }).name).toBe('Ada');
+      // The 20 ms method plus the 150 ms operation deadline, with room for a loaded machine.
+      expect(elapsed).toBeLessThan(1500);
+    } finally {
+      redis.resume();
+      vi.restoreAllMocks();
+    }
+  });
+});
