@@ -60,7 +60,15 @@ export class MethodCacheInvoker implements MethodInvoker {
       plan.policy.counters.bypasses++;
       return compute();
     }
-    const key = this.keyOf(plan, options, instance, args);
+    let key: EntryKey | undefined;
+    try {
+      key = this.keyOf(plan, options, instance, args);
+    } catch (error) {
+      // strictKeys: an async method reports it as a rejection, as it reports everything else.
+      if (plan.kind === 'async')
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
     if (key === undefined) {
       plan.policy.counters.bypasses++;
       return compute();
@@ -74,9 +82,13 @@ export class MethodCacheInvoker implements MethodInvoker {
         return cachedObservable(this.values, call, compute, mode);
       default: {
         const result = this.sync.run(call, compute, mode);
-        if (isDeferred(result)) this.learn(plan, result);
-        else plan.kind = 'sync';
-        return result;
+        if (!isDeferred(result)) {
+          plan.kind = 'sync';
+          return result;
+        }
+        this.learn(plan, result);
+        // An Observable does nothing until subscribed: this first one is cached like the ones after it.
+        return isObservable(result) ? cachedObservable(this.values, call, () => result, mode) : result;
       }
     }
   }
