@@ -20,6 +20,9 @@ import { READ_WRITE, ValueCache, WRITE_ONLY, type ValueCall } from './value-cach
 
 type Method = (...args: unknown[]) => unknown;
 
+/** Entry keys remembered per method (then forgotten all at once): bounded memory for a cheaper hit. */
+const KEY_MEMO_SIZE = 1_000;
+
 /** Nest's controller marker: `@InvalidateCache` on a route is the interceptor's job. */
 const PATH_METADATA = 'path';
 
@@ -159,7 +162,17 @@ export class MethodCacheInvoker implements MethodInvoker {
       );
       return undefined;
     }
-    return this.backend.keys.entry(plan.namespace, builtKey(plan.namespace, rest), plan.fixedTags, 'value');
+    const known = plan.keys.get(rest);
+    if (known !== undefined) return known;
+    const key = this.backend.keys.entry(
+      plan.namespace,
+      builtKey(plan.namespace, rest),
+      plan.fixedTags,
+      'value',
+    );
+    if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
+    plan.keys.set(rest, key);
+    return key;
   }
 
   private callOf(

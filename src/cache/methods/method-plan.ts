@@ -1,6 +1,7 @@
 import { CacheDefinitionError } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import type { EntryPolicy } from '../engine/cache-engine.js';
+import type { EntryKey } from '../engine/entry-key.js';
 import { entryPolicy, validateEntryOptions } from '../entry-options.js';
 import type { CacheStatsService, MethodCounters } from '../observability/cache-stats.service.js';
 import type { CacheableOptions } from './cacheable.options.js';
@@ -18,6 +19,8 @@ export interface MethodPlan {
   /** Fixed tags (read with the entry). */
   readonly fixedTags: readonly string[];
   kind: MethodKind;
+  /** Entry keys already built, by key below the namespace (bounded: forgotten all at once). */
+  readonly keys: Map<string, EntryKey>;
 }
 
 function nameOf(owner: unknown): string {
@@ -75,5 +78,6 @@ export function compileMethodPlan(
     policy: entryPolicy(options, resolved.defaultTtl, stats.method(label)),
     fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
     kind: declaredKind(prototype, methodName, original),
+    keys: new Map(),
   };
 }
