@@ -112,4 +112,24 @@ describe.skipIf(skip)('three instances of the sample app sharing Redis', () => {
       );
     }
   });
+
+  it('keeps @Cacheable and CacheService entries coherent across processes: stats and authentication', async () => {
+    const [a, b] = apis as [Api, Api, Api];
+    const stats = async (api: Api) =>
+      (await api.call('GET', '/users/stats', { token: admin })).body as {
+        banned: number;
+        computedAt: string;
+      };
+    const user = await a.register('banned-elsewhere@example.com');
+    const id = Api.idOf(user);
+    // A holds the stats and the user's account (L1 and Redis).
+    const before = await stats(a);
+    expect((await stats(a)).computedAt).toBe(before.computedAt);
+    expect((await a.call('GET', '/users/me', { token: user })).status).toBe(200);
+    // B bans the user: A's cached stats and cached account must follow.
+    expect((await b.call('POST', `/users/${id}/ban`, { token: admin })).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await stats(a)).banned).toBe(before.banned + 1);
+    expect((await a.call('GET', '/users/me', { token: user })).status).toBe(401);
+  });
 });
