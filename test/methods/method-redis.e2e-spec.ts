@@ -65,6 +65,22 @@ describe.skipIf(skip).each([false, true])('two instances on one Redis (L1: %s)',
     expect(await cacheA.get(['motd'])).toBeUndefined();
   });
 
+  it('computes once across both instances with lock: true', async () => {
+    let computed = 0;
+    const slow = async () => {
+      computed++;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return { computed };
+    };
+    const key = ['locked', l1 ? 'l1' : 'plain'];
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () => a.get(CacheService).getOrSet(key, slow, { lock: true })),
+      ...Array.from({ length: 5 }, () => b.get(CacheService).getOrSet(key, slow, { lock: true })),
+    ]);
+    expect(computed).toBe(1);
+    expect(results.every((r) => r.computed === 1)).toBe(true);
+  });
+
   // Registered with L1 only: without it, synchronous entries are this process's alone (see the README).
   if (!l1) return;
   it('invalidates synchronous methods of the other instance over the bus', async () => {
