@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheBackend } from '../engine/cache-backend.js';
-import { Scopes } from '../engine/entry-key.js';
+import { Scopes, type EntryKey } from '../engine/entry-key.js';
 import { entryPolicy, validateEntryOptions } from '../entry-options.js';
 import { validateNamespace } from '../http/namespace.js';
 import { CacheStatsService, type MethodCounters } from '../observability/cache-stats.service.js';
@@ -18,6 +18,9 @@ import { ValueCache, type ValueCall } from './value-cache.js';
 
 const DEFAULT_NAMESPACE = 'default';
 
+/** Entry keys remembered (then forgotten all at once): bounded memory for a cheaper hit. */
+const KEY_MEMO_SIZE = 10_000;
+
 /**
  * The cache as a service: any code (a resolver, a cron job, a microservice handler) can cache a value under a
  * key, on the same engine, stores and invalidation as `@Cached` routes. Keys are encoded like route keys: a
@@ -32,6 +35,8 @@ const DEFAULT_NAMESPACE = 'default';
  */
 @Injectable()
 export class CacheService {
+  private readonly keys = new Map<string, EntryKey>();
+
   constructor(
     private readonly values: ValueCache,
     private readonly backend: CacheBackend,
@@ -91,6 +96,20 @@ export class CacheService {
     await this.backend.invalidate([Scopes.namespace(declared ?? `${type.name}.${method}`)]);
   }
 
+  /** The entry key of a key in a namespace with fixed tags; remembered (bounded) when it has no tags. */
+  private entryKey(namespace: string, rest: string, tags: readonly string[]): EntryKey {
+    if (tags.length > 0)
+      return this.backend.keys.entry(namespace, builtKey(namespace, rest), [...new Set(tags)], 'value');
+    const id = `${namespace}\u0000${rest}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = this.backend.keys.entry(namespace, builtKey(namespace, rest), [], 'value');
+      if (this.keys.size >= KEY_MEMO_SIZE) this.keys.clear();
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+
   private callOf(
     key: CacheKeyInput,
     options: CacheCallOptions<never> | CacheSetOptions<never> | CacheEntryOptions,
@@ -105,12 +124,7 @@ export class CacheService {
     const tags = full.tags;
     const label = `CacheService(${namespace})`;
     return {
-      key: this.backend.keys.entry(
-        namespace,
-        builtKey(namespace, rest),
-        tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
-        'value',
-      ),
+      key: this.entryKey(namespace, rest, tags === undefined || typeof tags === 'function' ? [] : tags),
       policy: entryPolicy(full, this.options.defaultTtl, this.stats.method(label)),
       tagsOf: typeof tags === 'function' ? tags : undefined,
       unless: undefined,
