@@ -93,6 +93,6 @@ export class SyncValues {
         ? call.key.recordKeys
         : [...call.key.recordKeys, ...this.backend.keys.tagRecords(entry.tags)];
     this.backend.local.write(call.key, records, entry, ttlMs + graceMs);
-    return this.values.copyOf(call, encoded.text, value);
+    return this.values.copyOf(call, encoded, value);
   }
 }

@@ -7,7 +7,7 @@ import type { EntryKey } from '../engine/entry-key.js';
 import type { Ticket } from '../engine/ticket.js';
 import type { MethodCounters } from '../observability/cache-stats.service.js';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
-import { decodeValue, encodeValue } from '../values/value-codec.js';
+import { decodeValue, encodeValueShape } from '../values/value-codec.js';
 import type { ValueType } from './cache-call.options.js';
 
 /** The status a value entry is stored with: no HTTP response has it, so the two are never mistaken. */
@@ -109,20 +109,23 @@ export class ValueCache {
       { status: VALUE_STATUS, contentType: undefined, body: encoded.text, etag: '' },
       encoded.tags,
     );
-    return { value: this.copyOf(call, encoded.text, value), written: ticket.written };
+    return { value: this.copyOf(call, encoded, value), written: ticket.written };
   }
 
   /**
    * The text and tags `value` is stored with; `undefined` when it is not stored: `undefined` itself, `unless`
    * said so, or the codec or `tags` failed (counted, logged once).
    */
-  encode(call: ValueCall, value: unknown): { text: string; tags: string[] | undefined } | undefined {
+  encode(
+    call: ValueCall,
+    value: unknown,
+  ): { text: string; plain: boolean; tags: string[] | undefined } | undefined {
     if (value === undefined || (call.unless !== undefined && call.unless(value))) return undefined;
     try {
-      const text = encodeValue(value);
-      if (call.tagsOf === undefined) return { text, tags: undefined };
+      const { text, plain } = encodeValueShape(value);
+      if (call.tagsOf === undefined) return { text, plain, tags: undefined };
       const tags = call.tagsOf(value).filter((t): t is string => typeof t === 'string' && t !== '');
-      return { text, tags: [...new Set(tags)] };
+      return { text, plain, tags: [...new Set(tags)] };
     } catch (error) {
       call.policy.counters.errors++;
       this.warnOnce(call.label, `${call.label}: result not cached (${errorMessage(error)})`);
@@ -130,9 +133,13 @@ export class ValueCache {
     }
   }
 
-  /** What the caller of a miss gets: a copy decoded from the stored text, as a hit would return it. */
-  copyOf<T>(call: ValueCall, text: string, value: T): T {
-    const copy = decodeValue(text, { type: call.type });
+  /**
+   * What the caller of a miss gets: its own value when it is plain JSON data (nobody else holds it: the cache
+   * keeps text), else a copy decoded from the stored text, so that a miss and a hit give the same types.
+   */
+  copyOf<T>(call: ValueCall, encoded: { text: string; plain: boolean }, value: T): T {
+    if (encoded.plain && call.type === undefined) return value;
+    const copy = decodeValue(encoded.text, { type: call.type });
     return copy === undefined ? value : (copy.value as T);
   }
 

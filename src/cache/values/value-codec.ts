@@ -127,7 +127,21 @@ export interface ValueDecodeOptions {
  * const text = encodeValue({ at: new Date(), tags: new Set(['a']) });
  */
 export function encodeValue(value: unknown): string {
-  if (isPureJson(value, 1)) return FAST + JSON.stringify(value);
+  return encodeValueShape(value).text;
+}
+
+/**
+ * {@link encodeValue}, and whether the value is plain JSON data (plain objects, arrays, strings, finite
+ * numbers, booleans, `null`): then decoding the text gives a value of the same shape and types, so a caller
+ * that owns `value` may use it in place of a decoded copy.
+ * @throws ValueEncodingError as {@link encodeValue} does.
+ */
+export function encodeValueShape(value: unknown): { text: string; plain: boolean } {
+  if (isPureJson(value, 1)) return { text: FAST + JSON.stringify(value), plain: true };
+  return { text: encodeTagged(value), plain: false };
+}
+
+function encodeTagged(value: unknown): string {
   const context: EncodeContext = { open: new Set(), tagged: false };
   let tree: unknown;
   try {
