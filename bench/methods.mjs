@@ -2,7 +2,9 @@
 // cache-manager 7's wrap() and Bentocache's getOrSet(), on memory and on Redis, in one process, interleaved in
 // rounds. Measures CPU µs per call (process.cpuUsage() over the calls) and wall ns per call, for a HIT (the
 // same warm key on every call) and a MISS (a new key on every call, the compute returning a fresh ~1 KB
-// object), called one after another and from 32 concurrent callers. Writes docs/method-benchmarks.md.
+// object), called one after another and from 32 concurrent callers. One more cell, caching disabled: an
+// @Cacheable async (and sync) method of an application with `enabled: false` against the same method
+// undecorated, sequential calls, CPU ns per call. Writes docs/method-benchmarks.md.
 // Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (default 1, per variant and round), BENCH_ONLY
 // (comma-separated variant ids: runs only those, prints the table and leaves docs/ untouched).
 // Profiling: BENCH_PROFILE=<variant id> runs only that variant's calls for BENCH_SECONDS (default 5 there),
@@ -88,6 +90,64 @@ async function oursContext(store, redisUrl) {
   Module({ imports: [cache], providers: [ItemsService] })(BenchModule);
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: ['error'] });
   return { app, service: app.get(CacheService), items: app.get(ItemsService) };
+}
+
+// --- caching disabled: a decorated method beside the same method undecorated, in one application ---
+class PlainLookupService {
+  async find(id) {
+    computes++;
+    return { id, name: 'item' };
+  }
+
+  findSync(id) {
+    computes++;
+    return { id, name: 'item' };
+  }
+}
+/** The same two methods (the same function objects), decorated as TypeScript would emit it. */
+class CachedLookupService {}
+for (const name of ['find', 'findSync']) {
+  const returnType = name === 'find' ? Promise : Object;
+  Reflect.defineMetadata('design:paramtypes', [Number], PlainLookupService.prototype, name);
+  Reflect.defineMetadata('design:returntype', returnType, PlainLookupService.prototype, name);
+  const proto = CachedLookupService.prototype;
+  const descriptor = Object.getOwnPropertyDescriptor(PlainLookupService.prototype, name);
+  Object.defineProperty(proto, name, descriptor);
+  Reflect.defineMetadata('design:paramtypes', [Number], proto, name);
+  Reflect.defineMetadata('design:returntype', returnType, proto, name);
+  Cacheable({ expire: TTL_S })(proto, name, descriptor);
+  Object.defineProperty(proto, name, descriptor);
+}
+Injectable()(PlainLookupService);
+Injectable()(CachedLookupService);
+
+/** One application with caching disabled, both providers in it. */
+async function disabledContext() {
+  class DisabledModule {}
+  Module({
+    imports: [CacheModule.forRoot({ enabled: false })],
+    providers: [PlainLookupService, CachedLookupService],
+  })(DisabledModule);
+  const app = await NestFactory.createApplicationContext(DisabledModule, { logger: ['error'] });
+  const plain = app.get(PlainLookupService);
+  const cached = app.get(CachedLookupService);
+  if (cached.find === plain.find || cached.findSync === plain.findSync) {
+    throw new Error('@Cacheable did not wrap the CachedLookupService methods');
+  }
+  const before = computes;
+  const values = [await plain.find(1), await cached.find(1), plain.findSync(1), cached.findSync(1)];
+  if (computes - before !== 4 || values.some((v) => JSON.stringify(v) !== '{"id":1,"name":"item"}')) {
+    throw new Error(`caching disabled: a call did not run its method (${JSON.stringify(values)})`);
+  }
+  return {
+    calls: {
+      'cacheable-async': () => cached.find(1),
+      'plain-async': () => plain.find(1),
+      'cacheable-sync': () => cached.findSync(1),
+      'plain-sync': () => plain.findSync(1),
+    },
+    close: () => app.close(),
+  };
 }
 
 const OURS_OPTIONS = { expire: TTL_S };
@@ -179,6 +239,10 @@ const LABELS = {
   'cache-manager': 'cache-manager 7 wrap()',
   bentocache: 'bentocache getOrSet()',
   'bentocache-l1': 'bentocache getOrSet(), L1 + L2 (extra)',
+  'cacheable-async': '@Cacheable async method, caching disabled',
+  'plain-async': 'the same async method, undecorated',
+  'cacheable-sync': '@Cacheable sync method, caching disabled',
+  'plain-sync': 'the same sync method, undecorated',
 };
 const OURS = ['ours-service', 'ours-method'];
 const PEERS = ['cache-manager', 'bentocache'];
@@ -206,7 +270,25 @@ for (const store of ['memory', 'redis']) {
     }
   }
 }
-const ALL_VARIANTS = CELLS.flatMap((cell) => cell.variants);
+// Caching disabled: each decorated method against the same method undecorated, sequential calls.
+const DISABLED_PAIRS = [
+  { cacheable: 'cacheable-async', plain: 'plain-async', sync: false },
+  { cacheable: 'cacheable-sync', plain: 'plain-sync', sync: true },
+];
+const DISABLED_TARGET = 1.05;
+const DISABLED_CELL = {
+  id: 'disabled-c1',
+  variants: DISABLED_PAIRS.flatMap((pair) =>
+    [pair.cacheable, pair.plain].map((subject) => ({
+      id: `${subject}-disabled-c1`,
+      subject,
+      kind: 'disabled',
+      sync: pair.sync,
+      concurrency: 1,
+    })),
+  ),
+};
+const ALL_VARIANTS = [...CELLS, DISABLED_CELL].flatMap((cell) => cell.variants);
 const only = (PROFILE ?? process.env.BENCH_ONLY)
   ?.split(',')
   .map((id) => id.trim())
@@ -239,6 +321,43 @@ async function drive(call, concurrency, seconds) {
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
+  const cpu = process.cpuUsage(cpuBefore);
+  const wallNs = Number(process.hrtime.bigint() - wallBefore);
+  return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
+}
+
+/** Calls made between two clock reads, so the loop adds little beside the calls themselves. */
+const BATCH = 1_000;
+/** Where the loops below keep each result, so no call is optimized away. */
+let sink;
+
+/** `drive()` for one sequential caller of an async method: same measures, the clock read once per batch. */
+async function driveAsyncCalls(call, seconds) {
+  let calls = 0;
+  const computesBefore = computes;
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = process.hrtime.bigint();
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < BATCH; i++) sink = await call();
+    calls += BATCH;
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  const wallNs = Number(process.hrtime.bigint() - wallBefore);
+  return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
+}
+
+/** `drive()` for a sync method: a plain loop (the event loop waits for it), the clock read once per batch. */
+function driveSyncCalls(call, seconds) {
+  let calls = 0;
+  const computesBefore = computes;
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = process.hrtime.bigint();
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < BATCH; i++) sink = call();
+    calls += BATCH;
+  }
   const cpu = process.cpuUsage(cpuBefore);
   const wallNs = Number(process.hrtime.bigint() - wallBefore);
   return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
@@ -280,7 +399,24 @@ const hitSubject = async (variant) => {
   return hitSubjects.get(key);
 };
 
+// The caching-disabled application lives for the whole run, like the HIT subjects.
+let disabled;
+async function measureDisabled(variant, seconds) {
+  disabled ??= await disabledContext();
+  const call = disabled.calls[variant.subject];
+  const run = variant.sync ? driveSyncCalls : driveAsyncCalls;
+  await run(call, WARM_SECONDS);
+  gc();
+  await sleep(50);
+  const measured = await run(call, seconds);
+  if (JSON.stringify(sink) !== '{"id":1,"name":"item"}') {
+    throw new Error(`${variant.id}: the last call returned ${JSON.stringify(sink)}`);
+  }
+  return measured;
+}
+
 async function measure(variant, seconds) {
+  if (variant.kind === 'disabled') return measureDisabled(variant, seconds);
   const subject =
     variant.kind === 'hit'
       ? await hitSubject(variant)
@@ -321,6 +457,7 @@ try {
   }
 } finally {
   for (const subject of hitSubjects.values()) await subject.close();
+  await disabled?.close();
   admin.disconnect();
   redis.stop();
 }
@@ -341,8 +478,9 @@ for (const variant of VARIANTS) {
     wall: median(runs.map((r) => r.wallNs / r.calls)),
     calls,
     computes: ran,
-    // A HIT cell counts only if nothing was computed while it was measured; a MISS cell only if every call
-    // computed (a few more computes are allowed: calls still in flight when a window closed).
+    // A HIT cell counts only if nothing was computed while it was measured; a MISS cell (and a call with
+    // caching disabled) only if every call computed (a few more computes are allowed: calls still in flight
+    // when a window closed).
     valid: variant.kind === 'hit' ? ran === 0 : ran >= calls,
   };
 }
@@ -360,6 +498,16 @@ for (const cell of CELLS) {
     of(ours).ratio = ratio;
     checks.push({ cell, ours, faster, ratio, target, ok: ratio <= target });
   }
+}
+
+const disabledChecks = [];
+for (const pair of DISABLED_PAIRS) {
+  const cacheable = summary[`${pair.cacheable}-${DISABLED_CELL.id}`];
+  const plain = summary[`${pair.plain}-${DISABLED_CELL.id}`];
+  if (cacheable === undefined || plain === undefined) continue;
+  const ratio = cacheable.cpu / plain.cpu;
+  cacheable.ratio = ratio;
+  disabledChecks.push({ pair, ratio, ok: ratio <= DISABLED_TARGET });
 }
 
 const cpuModel = cpus()[0]?.model ?? 'unknown';
@@ -411,8 +559,32 @@ for (const cell of CELLS) {
   }
   lines.push('');
 }
-if (checks.length > 0) {
+const disabledRows = DISABLED_CELL.variants.filter((v) => summary[v.id] !== undefined);
+if (disabledRows.length > 0) {
+  const fmtNs = (us) => (us * 1000).toFixed(1);
+  lines.push('## Caching disabled, sequential', '');
+  lines.push(
+    'One application context with `CacheModule.forRoot({ enabled: false })` and two providers with the same two',
+    "methods: `find(id)` (async) and `findSync(id)`, each counting the call and returning `{ id, name: 'item' }`. On one",
+    'provider both are decorated `@Cacheable({ expire: 600 })`, on the other they are not. One caller, `find(1)` awaited',
+    `one after another (\`findSync(1)\` in a plain loop), the clock read every ${BATCH} calls. CPU ns/call as above (median`,
+    'over rounds, min–max); ×undecorated is the decorated median over the undecorated one. "ok": every call ran the method.',
+    '',
+  );
+  lines.push('| variant | CPU ns/call (min–max) | wall ns/call | ×undecorated | calls | ok |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const variant of disabledRows) {
+    const v = summary[variant.id];
+    lines.push(
+      `| ${LABELS[variant.subject]} | ${fmtNs(v.cpu)} (${fmtNs(v.cpuMin)}–${fmtNs(v.cpuMax)}) | ${v.wall.toFixed(1)} | ${v.ratio === undefined ? '—' : v.ratio.toFixed(2)} | ${v.calls} | ${v.valid ? 'yes' : `**no** (${v.computes} computes)`} |`,
+    );
+  }
+  lines.push('');
+}
+if (checks.length > 0 || disabledChecks.length > 0) {
   lines.push('## Targets', '');
+}
+if (checks.length > 0) {
   lines.push(
     'Ours HIT ≤ 1.0× the faster peer on each store; ours MISS ≤ 1.2×. The sequential cells are the targets; the',
     `${CONCURRENT}-caller cells are shown against the same bar.`,
@@ -426,6 +598,26 @@ if (checks.length > 0) {
     );
   }
   lines.push('');
+}
+if (disabledChecks.length > 0) {
+  lines.push(
+    `Caching disabled: a decorated method ≤ ${DISABLED_TARGET.toFixed(2)}× the same method undecorated (CPU), a cost within`,
+    'noise of an undecorated method.',
+    '',
+  );
+  lines.push('| cell | decorated | undecorated | ×undecorated | target | met |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const c of disabledChecks) {
+    lines.push(
+      `| Caching disabled, sequential | ${LABELS[c.pair.cacheable]} | ${LABELS[c.pair.plain]} | ${c.ratio.toFixed(2)} | ≤ ${DISABLED_TARGET.toFixed(2)} | ${c.ok ? 'yes' : '**no**'} |`,
+    );
+  }
+  lines.push('');
+  for (const c of disabledChecks) {
+    process.stderr.write(
+      `caching disabled, ${c.pair.sync ? 'sync' : 'async'}: decorated ${c.ratio.toFixed(2)}× undecorated (target ≤ ${DISABLED_TARGET.toFixed(2)}): ${c.ok ? 'met, a cost within noise of an undecorated method' : 'NOT met'}\n`,
+    );
+  }
 }
 lines.push('## Reading the cells', '');
 lines.push(
