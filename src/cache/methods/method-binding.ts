@@ -19,8 +19,11 @@ const byClass = new WeakMap<object, Set<MethodInvoker>>();
 /** Applications alive in this process. */
 const live = new Set<MethodInvoker>();
 
-/** Binds a provider instance to its application's method cache. */
-export function bindInstance(instance: object, invoker: MethodInvoker): void {
+/**
+ * Binds a provider instance to its application's method cache, or (`false`) marks it as belonging to an
+ * application whose caching is disabled: its decorated methods then run as they are, at once.
+ */
+export function bindInstance(instance: object, invoker: MethodInvoker | false): void {
   try {
     Object.defineProperty(instance, INVOKER, {
       value: invoker,
@@ -54,8 +57,10 @@ export function setLive(invoker: MethodInvoker, alive: boolean): void {
  */
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
   if (instance === null || typeof instance !== 'object') return undefined;
-  const own = (instance as { [INVOKER]?: MethodInvoker })[INVOKER];
+  const own = (instance as { [INVOKER]?: MethodInvoker | false })[INVOKER];
+  if (own === false) return undefined;
   if (own !== undefined) return live.has(own) ? own : undefined;
+  if (live.size === 0) return undefined;
   const declared = byClass.get(instance.constructor);
   if (declared !== undefined) return declared.size === 1 ? onlyOf(declared) : undefined;
   return live.size === 1 ? onlyOf(live) : undefined;

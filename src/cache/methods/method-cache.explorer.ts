@@ -1,6 +1,8 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { CacheDefinitionError } from '../cache.errors.js';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { bindClass, bindInstance, setLive } from './method-binding.js';
 import { definitionsOf } from './method-definition.js';
 import { MethodCacheInvoker } from './method-invoker.js';
@@ -16,11 +18,13 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly invoker: MethodCacheInvoker,
+    @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
   ) {
-    setLive(invoker, true);
+    if (options.enabled) setLive(invoker, true);
   }
 
   onModuleInit(): void {
+    const bound = this.options.enabled ? this.invoker : false;
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const type: unknown = wrapper.metatype;
       const scoped = wrapper.isTransient || !wrapper.isDependencyTreeStatic();
@@ -36,12 +40,12 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
             );
           }
         }
-        bindClass(type, this.invoker);
+        if (bound !== false) bindClass(type, bound);
         continue;
       }
       const instance: unknown = wrapper.instance;
       if (instance === null || typeof instance !== 'object') continue;
-      if (definitionsOf(instance.constructor).length > 0) bindInstance(instance, this.invoker);
+      if (definitionsOf(instance.constructor).length > 0) bindInstance(instance, bound);
     }
   }
 

@@ -39,10 +39,13 @@ export function wrapMethod(
     declaringClass: (prototype as { constructor: object }).constructor,
   } as MethodDefinition;
   const inner = original as Method;
-  const wrapper: Method = function (this: unknown, ...args: unknown[]): unknown {
+  const wrapper: Method = function (this: unknown): unknown {
     const invoker = invokerOf(this);
+    // `arguments`, not a rest parameter: the uncached path (caching disabled) then allocates nothing.
+    // eslint-disable-next-line prefer-rest-params
+    const args = arguments as unknown as unknown[];
     if (invoker === undefined) return inner.apply(this, args);
-    return invoker.invoke(full, this as object, inner, args);
+    return invoker.invoke(full, this as object, inner, Array.prototype.slice.call(args));
   };
   copyIdentity(inner, wrapper);
   Object.defineProperty(wrapper, LAYERS, { value: new Set([...(layers ?? []), definition.kind]) });
