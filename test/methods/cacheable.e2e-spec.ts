@@ -118,6 +118,37 @@ describe.each(BACKENDS)('@Cacheable on %s', (backend) => {
     expect(service.calls.of('anything')).toBe(6);
   });
 
+  it('round-trips every supported type, on a miss and on a hit alike', async () => {
+    const value = {
+      big: 2n ** 70n,
+      when: new Date(Date.UTC(2024, 1, 29)),
+      invalid: new Date(Number.NaN),
+      bytes: Buffer.from('héllo'),
+      view: new Uint8Array([1, 2, 255]),
+      floats: new Float64Array([1.5, -0]),
+      specials: [Number.NaN, Infinity, -Infinity, -0, undefined],
+      missing: undefined,
+      map: new Map<unknown, unknown>([
+        [{ k: 1 }, 'object key'],
+        [2n, new Set([1, '1'])],
+      ]),
+      nested: { '~': 'looks like a tag', $t: 'and another' },
+    };
+    const miss = (await service.anything(value)) as typeof value;
+    const hit = (await service.anything(value)) as typeof value;
+    for (const got of [miss, hit]) {
+      expect(got).toEqual(value);
+      expect(got.bytes).toBeInstanceOf(Buffer);
+      expect(got.view).toBeInstanceOf(Uint8Array);
+      expect(got.floats).toBeInstanceOf(Float64Array);
+      expect(Object.is(got.specials[3], -0)).toBe(true);
+      expect(Number.isNaN(got.invalid.getTime())).toBe(true);
+      expect('missing' in got).toBe(true);
+      expect(got.map.get(2n)).toEqual(new Set([1, '1']));
+    }
+    expect(hit).not.toBe(value);
+  });
+
   it('stores falsy results but never undefined; condition and unless are honoured', async () => {
     for (const value of [0, false, '', null]) {
       await service.anything({ falsy: value });
@@ -206,6 +237,22 @@ describe.each(BACKENDS)('@Cacheable on %s', (backend) => {
     await service.forget(1);
     expect(await service.name(1)).toBe('?');
     expect(service.calls.of('name')).toBe(runs + 1);
+  });
+
+  it('@InvalidateCache on a service method evicts nothing when it throws, unless beforeInvocation', async () => {
+    service.names.set(2, 'Bob');
+    await service.name(2);
+    const runs = service.calls.of('name');
+    service.failing = true;
+    await expect(service.forget(2)).rejects.toThrow('forget failed');
+    service.failing = false;
+    await service.name(2);
+    expect(service.calls.of('name')).toBe(runs); // still cached
+    service.failing = true;
+    await expect(service.forgetFirst(2)).rejects.toThrow('forgetFirst failed');
+    service.failing = false;
+    await service.name(2);
+    expect(service.calls.of('name')).toBe(runs + 1); // evicted before the method ran
   });
 
   it('CacheService: getOrSet, get, set and delete, with keys that never collide', async () => {

@@ -106,7 +106,13 @@ export class ProfilesService {
 
   @InvalidateCache({ keys: (_result: unknown, id: number) => [`names:${id}`] })
   async forget(id: number): Promise<void> {
+    if (this.failing) throw new Error('forget failed');
     this.names.delete(id);
+  }
+
+  @InvalidateCache({ keys: (_result: unknown, id: number) => [`names:${id}`], beforeInvocation: true })
+  async forgetFirst(_id: number): Promise<void> {
+    if (this.failing) throw new Error('forgetFirst failed');
   }
 }
 

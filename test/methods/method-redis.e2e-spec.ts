@@ -97,7 +97,7 @@ describe.skipIf(skip).each([false, true])('two instances on one Redis (L1: %s)',
   });
 });
 
-describe.skipIf(skip)('the method cache while Redis hangs', () => {
+describe.skipIf(skip)('the method cache against a faulty Redis', () => {
   let redis: OwnedRedis;
   let moduleRef: TestingModule;
 
@@ -109,6 +109,32 @@ describe.skipIf(skip)('the method cache while Redis hangs', () => {
     redis?.resume();
     await moduleRef?.close();
     await redis?.stop();
+  });
+
+  it('treats an unsafe or corrupt value planted in Redis as a miss, and overwrites it', async () => {
+    const cache = moduleRef.get(CacheService);
+    await cache.set(['planted'], { ok: true });
+    const [key] = redis
+      .cli('--scan', '--pattern', '*@v:default:planted')
+      .split('\n')
+      .filter((k) => k !== '');
+    expect(key).toBeDefined();
+    const stored = JSON.parse(redis.cli('GET', key ?? '')) as { value: { body: string } };
+    for (const body of [
+      'j{"__proto__":{"polluted":true}}',
+      'j{"a":{"constructor":{"prototype":1}}}',
+      'j{"a":',
+      'x1',
+    ]) {
+      stored.value.body = body;
+      redis.cli('SET', key ?? '', JSON.stringify(stored), 'KEEPTTL');
+      let computed = 0;
+      const value = await cache.getOrSet(['planted'], () => ({ fresh: ++computed }));
+      expect(value).toEqual({ fresh: 1 });
+      expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await cache.get(['planted'])).toEqual({ fresh: 1 });
+    }
   });
 
   it('never fails or hangs a call: each one computes (or is served from memory) within the deadline', async () => {
