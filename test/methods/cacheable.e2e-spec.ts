@@ -220,6 +220,23 @@ describe.each(BACKENDS)('@Cacheable on %s', (backend) => {
     vi.restoreAllMocks();
   });
 
+  it('runs key and condition with `this` the instance, and serves the stale value within grace when recomputing fails', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const first = await service.flaky(1);
+    expect(await service.flaky(1)).toBe(first);
+    expect(service.calls.of('flaky')).toBe(1);
+    expect(await moduleRef.get(CacheService).get(['acme', 1], { namespace: 'ProfilesService.flaky' })).toBe(
+      first,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    service.failing = true;
+    expect(await service.flaky(1)).toBe(first); // expired, recomputing threw: the stale value, logged
+    service.failing = false;
+    expect(warn.mock.calls.some(([message]) => String(message).includes('flaky failed'))).toBe(true);
+    expect(await service.flaky(1)).not.toBe(first); // the next call recomputes
+    warn.mockRestore();
+  });
+
   it('replays the emissions of an Observable-returning method', async () => {
     const first = await lastValueFrom(service.events('a').pipe(toArray()));
     const again = await lastValueFrom(service.events('a').pipe(toArray()));

@@ -98,6 +98,25 @@ export class ProfilesService {
     return this.names.get(id) ?? '?';
   }
 
+  /** Read by `key` and `condition` through `this`: they must run with the real instance. */
+  readonly tenant = 'acme';
+
+  @Cacheable({
+    expire: 1,
+    grace: 30,
+    key(this: ProfilesService, id: number) {
+      return [this.tenant, id];
+    },
+    condition(this: ProfilesService) {
+      return this.tenant === 'acme';
+    },
+  })
+  async flaky(id: number): Promise<string> {
+    this.calls.hit('flaky');
+    if (this.failing) throw new Error('flaky failed');
+    return `flaky ${id} #${this.calls.of('flaky')}`;
+  }
+
   @CachePut({ namespace: 'names', key: (id: number) => id, expire: 60 })
   async rename(id: number, name: string): Promise<string> {
     this.names.set(id, name);
