@@ -7,11 +7,11 @@ import type { EntryKey } from '../engine/entry-key.js';
 import type { Ticket } from '../engine/ticket.js';
 import type { MethodCounters } from '../observability/cache-stats.service.js';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
+import { VALUE_STATUS } from '../stores/entry-format.js';
 import { decodeValue, encodeValueShape } from '../values/value-codec.js';
 import type { ValueType } from './cache-call.options.js';
 
-/** The status a value entry is stored with: no HTTP response has it, so the two are never mistaken. */
-export const VALUE_STATUS = 0;
+export { VALUE_STATUS };
 
 /** Read, then write: a normal call. */
 export const READ_WRITE: AccessMode = { read: true, write: true };

@@ -1,6 +1,7 @@
 import type { EntryKey } from '../engine/entry-key.js';
 import { errorMessage } from '../cache.errors.js';
-import { isStoredResponse, type StoredResponse } from './cache-store.interface.js';
+import type { StoredResponse } from './cache-store.interface.js';
+import { parseEntry, serializeEntry } from './entry-format.js';
 import type { CacheTier, TierRead } from './cache-tier.interface.js';
 import {
   CLOCK_SCRIPT,
@@ -19,17 +20,6 @@ function tickOf(raw: unknown): number | undefined {
   if (typeof raw !== 'string' || raw === '') return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
-/** An entry in Keyv's serialization (`{"value":…,"expires":…}`), so any Keyv or cache-manager client reads it. */
-function entryOf(raw: unknown): StoredResponse | undefined {
-  if (typeof raw !== 'string') return undefined;
-  try {
-    const value = (JSON.parse(raw) as { value?: unknown } | null)?.value;
-    return isStoredResponse(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -53,7 +43,7 @@ export class RedisTier implements CacheTier {
     const records = new Array<number | undefined>(values.length - offset - 1);
     for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
     return {
-      entry: withEntry ? entryOf(values[0]) : undefined,
+      entry: withEntry ? parseEntry(values[0]) : undefined,
       clock: tickOf(values[offset]) ?? 0,
       records,
     };
@@ -72,7 +62,7 @@ export class RedisTier implements CacheTier {
     ttlMs: number,
   ): Promise<boolean> {
     const ttl = String(Math.max(1, Math.ceil(ttlMs)));
-    const payload = JSON.stringify({ value: entry, expires: Date.now() + ttlMs });
+    const payload = serializeEntry(entry, ttlMs);
     const tick = String(entry.tick);
     if (!this.cluster) {
       const stored = await this.run(
