@@ -38,6 +38,18 @@ export class CacheHeaders {
     if (plan.userScoped) this.addVary(access, res);
   }
 
+  /**
+   * For a response of a cached route that the cache does not describe (an error, a redirect, a response the
+   * handler wrote): when it answers a request with credentials (or a user-scoped route), `private, no-store`
+   * unless the application set a `Cache-Control` itself, so that no shared cache downstream (a CDN, Varnish,
+   * nginx) stores one user's error for another (shared caches do not treat `X-API-Key` as a credential).
+   */
+  keepPrivate(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): void {
+    if (!plan.userScoped && !this.carriesCredentials(request)) return;
+    if (access.header(res, 'cache-control') !== undefined) return;
+    access.setHeader(res, 'cache-control', 'private, no-store');
+  }
+
   /** Answers `304 Not Modified` with no body. */
   notModified(access: ResponseAccess, res: object, send: SendFunction): unknown {
     access.setStatus(res, 304);
