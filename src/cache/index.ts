@@ -12,6 +12,7 @@ export type { CachedOptions, TagsOf } from './http/cached.metadata.js';
 export { InvalidateCache } from './invalidation/invalidate-cache.decorator.js';
 export type {
   InvalidateCacheOptions,
+  InvalidationKey,
   InvalidationTargets,
 } from './invalidation/invalidate-cache.metadata.js';
 export { InvalidateCacheInterceptor } from './invalidation/invalidate-cache.interceptor.js';

@@ -80,7 +80,11 @@ export class RedisConnection {
           l1.setLive(false);
           this.busLost();
         },
-        up: () => l1.setLive(true),
+        up: () => {
+          l1.setLive(true);
+          // Announcements may have been missed until now, too.
+          this.busLost();
+        },
       });
     }
   }

@@ -22,7 +22,8 @@ export class InvalidateCacheInterceptor implements NestInterceptor {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (options === undefined) return next.handle();
+    // Elsewhere (GraphQL, microservices) the method's own wrapper invalidates, with the method's arguments.
+    if (options === undefined || context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<CacheRequest>();
     if (options.beforeInvocation === true) {
       return from(applyInvalidation(this.invalidation, options, undefined, [request])).pipe(

@@ -4,6 +4,9 @@ import type { CacheRequest } from '../http/cache-key.js';
 /** Computes invalidation targets of a route from the handler's result and the request. */
 export type InvalidationTargets = (result: unknown, request: CacheRequest) => readonly string[];
 
+/** A key prefix to invalidate: `'namespace:segment:…'`, or `[namespace, ...segments]`. */
+export type InvalidationKey = string | readonly [string, ...Array<string | number>];
+
 /**
  * What `@InvalidateCache()` invalidates once the method has succeeded. `A` is what target functions receive
  * after the result: the request on a route, the method's arguments on a provider method.
@@ -18,10 +21,11 @@ export interface InvalidateCacheOptions<A extends unknown[] = [request: CacheReq
   tags?: readonly string[] | ((result: unknown, ...context: A) => readonly string[]);
   /**
    * Key prefixes written `namespace:segment:…` (each segment is encoded as the key builders encode it):
-   * `'users:list'` is every page of the users list, `` `apikey:${userId}` `` one user's keys. Fixed or computed
-   * like `tags`.
+   * `'users:list'` is every page of the users list, `` `apikey:${userId}` `` one user's keys; or as an array
+   * `[namespace, ...segments]`, whose segments may hold `:` (`['pages', url]` reaches the key `url`). Fixed or
+   * computed like `tags`.
    */
-  keys?: readonly string[] | ((result: unknown, ...context: A) => readonly string[]);
+  keys?: readonly InvalidationKey[] | ((result: unknown, ...context: A) => readonly InvalidationKey[]);
   /**
    * Invalidate before the method runs (and whether or not it then succeeds) instead of after it succeeded.
    * @default false

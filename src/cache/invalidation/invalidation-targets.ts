@@ -1,11 +1,11 @@
 import type { InvalidateCacheOptions } from './invalidate-cache.metadata.js';
 import type { InvalidationService } from './invalidation.service.js';
 
-function resolve(
-  targets: readonly string[] | ((result: unknown, ...context: unknown[]) => readonly string[]) | undefined,
+function resolve<T>(
+  targets: readonly T[] | ((result: unknown, ...context: unknown[]) => readonly T[]) | undefined,
   result: unknown,
   context: unknown[],
-): readonly string[] {
+): readonly T[] {
   if (targets === undefined) return [];
   return typeof targets === 'function' ? targets(result, ...context) : targets;
 }
@@ -26,8 +26,9 @@ export async function applyInvalidation(
   const tags = resolve(options.tags, result, context);
   if (tags.length > 0) work.push(service.invalidateTags(tags));
   for (const key of resolve(options.keys, result, context)) {
-    const [namespace = '', ...segments] = key.split(':');
-    work.push(service.invalidateScope(namespace, ...segments));
+    // `'ns:a:b'`: segments as written; `['ns', a, b]`: each segment taken literally (may hold `:`).
+    const [namespace = '', ...segments] = typeof key === 'string' ? key.split(':') : key;
+    work.push(service.invalidateScope(String(namespace), ...segments));
   }
   await Promise.all(work);
 }

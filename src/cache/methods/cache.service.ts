@@ -122,9 +122,11 @@ export class CacheService {
     if (!this.options.enabled) return undefined;
     const full = options as CacheCallOptions<unknown>;
     const tags = full.tags;
-    const label = `CacheService(${namespace})`;
+    const label = 'CacheService';
     return {
       key: this.entryKey(namespace, rest, tags === undefined || typeof tags === 'function' ? [] : tags),
+      namespace,
+      rest,
       policy: entryPolicy(full, this.options.defaultTtl, this.stats.method(label)),
       tagsOf: typeof tags === 'function' ? tags : undefined,
       unless: undefined,

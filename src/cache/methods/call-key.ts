@@ -20,6 +20,8 @@ export function keyOfInput(input: CacheKeyInput, where: string): string {
     if (input.length === 0) throw new CacheDefinitionError(`${where}: the key must not be an empty array`);
     let out = '';
     for (let i = 0; i < input.length; i++) out += (i === 0 ? '' : ':') + segment(input[i], where);
+    // `['']` would be stored as `_`, the key `'_'` is.
+    if (out === '') throw new CacheDefinitionError(`${where}: the key must not be empty`);
     return out;
   }
   if (input === '') throw new CacheDefinitionError(`${where}: the key must not be empty`);

@@ -43,17 +43,21 @@ export function bindClass(type: object, invoker: MethodInvoker): void {
   set.add(invoker);
 }
 
-/** An application starts (or stops) serving decorated methods. */
-export function setLive(invoker: MethodInvoker, alive: boolean): void {
-  if (alive) live.add(invoker);
-  else live.delete(invoker);
+/** An application starts (or stops) serving decorated methods; a stopped one is forgotten by its classes. */
+export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonly object[] = []): void {
+  if (alive) {
+    live.add(invoker);
+    return;
+  }
+  live.delete(invoker);
+  for (const type of classes) byClass.get(type)?.delete(invoker);
 }
 
 /**
  * The method cache a call on `instance` goes through, found at call time: the application that created the
- * instance; for one created per request, the application that declared its class; else the only live
- * application. `undefined` (the method runs uncached) when that is ambiguous: two applications in a process
- * never share a cache by accident.
+ * instance (bound at bootstrap), or for one created per request, the one live application that declared its
+ * class. `undefined` (the method runs uncached) for anything else: an instance made with `new` outside Nest,
+ * one of a factory provider, or a class two live applications declared. Nothing is ever shared by guess.
  */
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
   if (instance === null || typeof instance !== 'object') return undefined;
@@ -62,11 +66,12 @@ export function invokerOf(instance: unknown): MethodInvoker | undefined {
   if (own !== undefined) return live.has(own) ? own : undefined;
   if (live.size === 0) return undefined;
   const declared = byClass.get(instance.constructor);
-  if (declared !== undefined) return declared.size === 1 ? onlyOf(declared) : undefined;
-  return live.size === 1 ? onlyOf(live) : undefined;
-}
-
-function onlyOf(set: Set<MethodInvoker>): MethodInvoker | undefined {
-  for (const one of set) return live.has(one) ? one : undefined;
-  return undefined;
+  if (declared === undefined) return undefined;
+  let found: MethodInvoker | undefined;
+  for (const one of declared) {
+    if (!live.has(one)) continue;
+    if (found !== undefined) return undefined;
+    found = one;
+  }
+  return found;
 }

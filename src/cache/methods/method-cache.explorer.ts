@@ -15,6 +15,11 @@ import { MethodCacheInvoker } from './method-invoker.js';
  */
 @Injectable()
 export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown {
+  /** Classes registered for per-request instances (forgotten at shutdown). */
+  private readonly classes: object[] = [];
+  /** Default namespaces seen, and the class that owns each. */
+  private readonly labels = new Map<string, unknown>();
+
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly invoker: MethodCacheInvoker,
@@ -29,6 +34,7 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
       const type: unknown = wrapper.metatype;
       const scoped = wrapper.isTransient || !wrapper.isDependencyTreeStatic();
       if (scoped) {
+        // A factory's instances cannot be bound or checked: they are never found, so they run uncached.
         if (typeof type !== 'function' || wrapper.inject != null) continue;
         const definitions = definitionsOf(type);
         if (definitions.length === 0) continue;
@@ -40,16 +46,41 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
             );
           }
         }
-        if (bound !== false) bindClass(type, bound);
+        this.checkNames(type);
+        if (bound !== false) {
+          bindClass(type, bound);
+          this.classes.push(type);
+        }
         continue;
       }
       const instance: unknown = wrapper.instance;
       if (instance === null || typeof instance !== 'object') continue;
-      if (definitionsOf(instance.constructor).length > 0) bindInstance(instance, bound);
+      if (definitionsOf(instance.constructor).length === 0) continue;
+      this.checkNames(instance.constructor);
+      bindInstance(instance, bound);
     }
   }
 
   onApplicationShutdown(): void {
-    setLive(this.invoker, false);
+    setLive(this.invoker, false, this.classes);
+  }
+
+  /**
+   * Default namespaces are `Class.method`: two different classes of one name (made by a factory function, or
+   * anonymous) would share entries, so that fails bootstrap unless they declare a namespace.
+   */
+  private checkNames(type: unknown): void {
+    if (typeof type !== 'function') return;
+    for (const definition of definitionsOf(type)) {
+      if (definition.kind === 'invalidate' || definition.options.namespace !== undefined) continue;
+      const label = `${type.name || '(anonymous class)'}.${definition.methodName}`;
+      const known = this.labels.get(label);
+      if (known === undefined) this.labels.set(label, type);
+      else if (known !== type) {
+        throw new CacheDefinitionError(
+          `@Cacheable() on ${label}: another class of the same name caches the same method, and they would share entries; declare a namespace on one of them`,
+        );
+      }
+    }
   }
 }

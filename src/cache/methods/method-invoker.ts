@@ -1,19 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { concatWith, defer, from, ignoreElements, isObservable, tap } from 'rxjs';
+import { isObservable } from 'rxjs';
 import { CacheDefinitionError } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheBackend } from '../engine/cache-backend.js';
 import type { EntryKey } from '../engine/entry-key.js';
-import { applyInvalidation } from '../invalidation/invalidation-targets.js';
 import { InvalidationService } from '../invalidation/invalidation.service.js';
 import { CacheStatsService } from '../observability/cache-stats.service.js';
 import { argumentsKey } from './argument-key.js';
 import type { CacheableOptions } from './cacheable.options.js';
 import { builtKey, keyOfInput } from './call-key.js';
 import type { MethodInvoker } from './method-binding.js';
-import type { MethodDefinition } from './method-definition.js';
-import { compileMethodPlan, type MethodPlan } from './method-plan.js';
+import { definitionsOf, type MethodDefinition } from './method-definition.js';
+import { invalidatingCall } from './method-invalidation.js';
+import { compileMethodPlan, declaredKind, type MethodPlan } from './method-plan.js';
 import { cachedObservable } from './observable-values.js';
 import { SyncValues, isDeferred } from './sync-values.js';
 import { READ_WRITE, ValueCache, WRITE_ONLY, type ValueCall } from './value-cache.js';
@@ -56,18 +56,16 @@ export class MethodCacheInvoker implements MethodInvoker {
     const options = definition.options;
     const plan = this.planOf(definition, instance, original);
     const compute = () => original.apply(instance, args);
-    if (
-      plan.kind === 'stream' ||
-      (options.condition !== undefined && !options.condition.apply(instance, args))
-    ) {
-      plan.policy.counters.bypasses++;
-      return compute();
-    }
-    let key: EntryKey | undefined;
+    // An overridden cached method calling `super`: only the outer layer caches (both would use one key).
+    if (!plan.outermost) return compute();
+    let key: { key: EntryKey; rest: string } | undefined;
     try {
-      key = this.keyOf(plan, options, instance, args);
+      const bypass =
+        plan.kind === 'stream' ||
+        (options.condition !== undefined && !options.condition.apply(instance, args));
+      key = bypass ? undefined : this.keyOf(plan, options, instance, args);
     } catch (error) {
-      // strictKeys: an async method reports it as a rejection, as it reports everything else.
+      // A throwing condition, or strictKeys: an async method reports it as a rejection, as everything else.
       if (plan.kind === 'async')
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       throw error;
@@ -107,7 +105,11 @@ export class MethodCacheInvoker implements MethodInvoker {
     const runtimeClass = instance.constructor as object;
     let plan = byClass.get(runtimeClass);
     if (plan === undefined) {
+      const nearest = definitionsOf(runtimeClass).find(
+        (d) => d.methodName === definition.methodName && d.kind !== 'invalidate',
+      );
       plan = compileMethodPlan(
+        nearest === definition,
         definition.options,
         definition.declaringClass,
         definition.methodName,
@@ -139,7 +141,7 @@ export class MethodCacheInvoker implements MethodInvoker {
     options: CacheableOptions,
     instance: object,
     args: unknown[],
-  ): EntryKey | undefined {
+  ): { key: EntryKey; rest: string } | undefined {
     let rest: string;
     try {
       if (options.key !== undefined) {
@@ -163,7 +165,7 @@ export class MethodCacheInvoker implements MethodInvoker {
       return undefined;
     }
     const known = plan.keys.get(rest);
-    if (known !== undefined) return known;
+    if (known !== undefined) return { key: known, rest };
     const key = this.backend.keys.entry(
       plan.namespace,
       builtKey(plan.namespace, rest),
@@ -172,19 +174,21 @@ export class MethodCacheInvoker implements MethodInvoker {
     );
     if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
     plan.keys.set(rest, key);
-    return key;
+    return { key, rest };
   }
 
   private callOf(
     plan: MethodPlan,
     options: CacheableOptions,
-    key: EntryKey,
+    { key, rest }: { key: EntryKey; rest: string },
     instance: object,
     args: unknown[],
   ): ValueCall {
     const { tags, unless } = options;
     return {
       key,
+      namespace: plan.namespace,
+      rest,
       policy: plan.policy,
       tagsOf: typeof tags === 'function' ? (result) => tags.call(instance, result, ...args) : undefined,
       unless: unless === undefined ? undefined : (result) => unless.call(instance, result, ...args),
@@ -193,39 +197,23 @@ export class MethodCacheInvoker implements MethodInvoker {
     };
   }
 
-  /** `@InvalidateCache` on a provider method: after it succeeded (once its promise settles), or before it. */
+  /** `@InvalidateCache` on a provider method (on a controller, the interceptor does it). */
   private invalidating(
     definition: MethodDefinition & { kind: 'invalidate' },
     instance: object,
     original: Method,
     args: unknown[],
   ): unknown {
-    if (Reflect.getMetadata(PATH_METADATA, instance.constructor) !== undefined)
-      return original.apply(instance, args);
-    const options = definition.options;
-    if (options.beforeInvocation === true) {
-      const before = applyInvalidation(this.invalidation, options, undefined, args);
-      const result = original.apply(instance, args);
-      return isThenable(result) ? before.then(() => result) : result;
-    }
-    const result = original.apply(instance, args);
-    if (isThenable(result)) {
-      return Promise.resolve(result).then(async (value) => {
-        await applyInvalidation(this.invalidation, options, value, args);
-        return value;
-      });
-    }
-    if (isObservable(result)) {
-      let last: unknown;
-      return result.pipe(
-        tap((value) => (last = value)),
-        concatWith(
-          defer(() => from(applyInvalidation(this.invalidation, options, last, args))).pipe(ignoreElements()),
-        ),
-      );
-    }
-    // Synchronous: memory is invalidated before this returns; Redis right after.
-    void applyInvalidation(this.invalidation, options, result, args);
-    return result;
+    const run = () => original.apply(instance, args);
+    if (Reflect.getMetadata(PATH_METADATA, instance.constructor) !== undefined) return run();
+    const prototype = (definition.declaringClass as { prototype?: object }).prototype ?? {};
+    return invalidatingCall(
+      this.invalidation,
+      `${(instance.constructor as { name?: string }).name ?? '?'}.${definition.methodName}`,
+      definition.options,
+      run,
+      args,
+      declaredKind(prototype, definition.methodName, original) === 'async',
+    );
   }
 }

@@ -19,6 +19,8 @@ export interface MethodPlan {
   /** Fixed tags (read with the entry). */
   readonly fixedTags: readonly string[];
   kind: MethodKind;
+  /** This is the nearest cached declaration of the method on the runtime class (not one `super` reaches). */
+  readonly outermost: boolean;
   /** Entry keys already built, by key below the namespace (bounded: forgotten all at once). */
   readonly keys: Map<string, EntryKey>;
 }
@@ -49,7 +51,7 @@ export function checkCacheableOptions(
 }
 
 /** What a method's declaration says it returns (`design:returntype`, async functions, generators). */
-function declaredKind(prototype: object, methodName: string, original: unknown): MethodKind {
+export function declaredKind(prototype: object, methodName: string, original: unknown): MethodKind {
   const kindOfFunction = typeof original === 'function' ? original.constructor.name : '';
   if (kindOfFunction === 'AsyncFunction') return 'async';
   if (kindOfFunction === 'AsyncGeneratorFunction' || kindOfFunction === 'GeneratorFunction') return 'stream';
@@ -61,6 +63,7 @@ function declaredKind(prototype: object, methodName: string, original: unknown):
 
 /** The plan of a decorated method as called on an instance of `runtimeClass`. */
 export function compileMethodPlan(
+  outermost: boolean,
   options: CacheableOptions,
   declaringClass: object,
   methodName: string,
@@ -78,6 +81,7 @@ export function compileMethodPlan(
     policy: entryPolicy(options, resolved.defaultTtl, stats.method(label)),
     fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
     kind: declaredKind(prototype, methodName, original),
+    outermost,
     keys: new Map(),
   };
 }

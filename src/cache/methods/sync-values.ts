@@ -41,6 +41,8 @@ export class SyncValues {
         }
       }
     }
+    // A write-only call (`@CachePut`) first invalidates the entry: memory and this process at once, Redis after.
+    if (!mode.read) void this.values.evictOwn(call);
     const stamp = this.backend.local.clock;
     counters.misses++;
     counters.inFlight++;

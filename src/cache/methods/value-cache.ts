@@ -3,7 +3,7 @@ import { errorMessage } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheEngine, type AccessMode, type Acquired, type EntryPolicy } from '../engine/cache-engine.js';
-import type { EntryKey } from '../engine/entry-key.js';
+import { Scopes, type EntryKey } from '../engine/entry-key.js';
 import type { Ticket } from '../engine/ticket.js';
 import type { MethodCounters } from '../observability/cache-stats.service.js';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
@@ -21,6 +21,9 @@ export const WRITE_ONLY: AccessMode = { read: false, write: true };
 /** One cached call: where its entry lives, how it is stored, and what the caller gets back. */
 export interface ValueCall {
   readonly key: EntryKey;
+  /** The entry's namespace, and its key below it (encoded segments): its own scope, for writes. */
+  readonly namespace: string;
+  readonly rest: string;
   readonly policy: EntryPolicy & { readonly counters: MethodCounters };
   /** Tags from the result (the call's arguments already bound); a failure means "not stored". */
   readonly tagsOf: ((result: unknown) => readonly string[]) | undefined;
@@ -61,6 +64,7 @@ export class ValueCache {
     compute: () => T | Promise<T>,
     mode: AccessMode = READ_WRITE,
   ): Promise<T> {
+    if (!mode.read) await this.evictOwn(call);
     const acquired = await this.acquire(call, mode);
     if (acquired.kind === 'hit') {
       const found = this.decode(acquired.entry, call);
@@ -77,12 +81,14 @@ export class ValueCache {
   /** The cached value of `call`, or `undefined` (no entry, or an unreadable one). Never computes. */
   async get(call: ValueCall): Promise<{ value: unknown } | undefined> {
     if (!this.enabled) return undefined;
-    const lookup = await this.engine.backend.read(call.key);
-    return lookup.entry === undefined ? undefined : this.decode(lookup.entry, call);
+    const entry = (await this.engine.backend.read(call.key)).entry;
+    // An entry past its lifetime (kept for grace) is not a value `get()` returns.
+    return entry === undefined || entry.expiresAt <= Date.now() ? undefined : this.decode(entry, call);
   }
 
   /** Stores `value` under `call` (stamped now: an invalidation after this call returns reaches it). */
   async set(call: ValueCall, value: unknown): Promise<boolean> {
+    await this.evictOwn(call);
     const acquired = await this.acquire(call, WRITE_ONLY);
     if (acquired.kind === 'hit') return false;
     const stored = this.store(acquired.ticket, call, value);
@@ -120,8 +126,9 @@ export class ValueCache {
     call: ValueCall,
     value: unknown,
   ): { text: string; plain: boolean; tags: string[] | undefined } | undefined {
-    if (value === undefined || (call.unless !== undefined && call.unless(value))) return undefined;
+    if (value === undefined) return undefined;
     try {
+      if (call.unless !== undefined && call.unless(value)) return undefined;
       const { text, plain } = encodeValueShape(value);
       if (call.tagsOf === undefined) return { text, plain, tags: undefined };
       const tags = call.tagsOf(value).filter((t): t is string => typeof t === 'string' && t !== '');
@@ -141,6 +148,16 @@ export class ValueCache {
     if (encoded.plain && call.type === undefined) return value;
     const copy = decodeValue(encoded.text, { type: call.type });
     return copy === undefined ? value : (copy.value as T);
+  }
+
+  /**
+   * Makes the entry (and any that extend its key) a miss everywhere, before a write-only call computes: a
+   * computation that started earlier can then never store its older value over this one, and a result that
+   * is not stored (`undefined`) still removes the old one.
+   */
+  evictOwn(call: ValueCall): Promise<void> {
+    const segments = (call.rest === '' ? '_' : call.rest).split(':');
+    return this.engine.backend.invalidate([Scopes.prefix(call.namespace, segments)]);
   }
 
   /** Logs `message` the first time `label` has a problem (not on every call). */

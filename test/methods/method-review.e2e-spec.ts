@@ -1,0 +1,215 @@
+import { Injectable, Logger, Module, Scope } from '@nestjs/common';
+import { REQUEST } from '@nestjs/core';
+import { Test } from '@nestjs/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  CacheModule,
+  CacheService,
+  Cacheable,
+  CachePut,
+  InvalidateCache,
+  type CacheModuleOptions,
+} from '../../src/cache/index.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+async function appWith(providers: unknown[], options: CacheModuleOptions = { enabled: true }) {
+  @Module({ imports: [CacheModule.forRoot(options)], providers: providers as never[] })
+  class Scenario {}
+  const moduleRef = await Test.createTestingModule({ imports: [Scenario] }).compile();
+  await moduleRef.init();
+  return moduleRef;
+}
+
+class PerUser {
+  constructor(readonly user: string) {}
+  @Cacheable({ expire: 60 })
+  async whoami(): Promise<string> {
+    return this.user;
+  }
+}
+
+function makeRepo(table: string) {
+  @Injectable()
+  class Repo {
+    @Cacheable({ expire: 60 })
+    async byId(id: number): Promise<string> {
+      return `${table}#${id}`;
+    }
+  }
+  return Repo;
+}
+
+@Injectable()
+class Base {
+  runs = 0;
+  @Cacheable({ expire: 60 })
+  async find(id: number): Promise<string> {
+    this.runs++;
+    return `base ${id}`;
+  }
+}
+
+@Injectable()
+class Derived extends Base {
+  @Cacheable({ expire: 60 })
+  override async find(id: number): Promise<string> {
+    return `derived ${await super.find(id)}`;
+  }
+}
+
+@Injectable()
+class Users {
+  db = new Map<number, string | undefined>([[1, 'Ada']]);
+  slowRead: (() => void) | undefined;
+
+  @Cacheable({ namespace: 'users', key: (id: number) => id, expire: 60 })
+  async user(id: number): Promise<string | undefined> {
+    const value = this.db.get(id);
+    if (this.slowRead !== undefined) await new Promise<void>((resolve) => (this.slowRead = resolve));
+    return value;
+  }
+
+  @CachePut({ namespace: 'users', key: (id: number) => id, expire: 60 })
+  async put(id: number, name: string | undefined): Promise<string | undefined> {
+    this.db.set(id, name);
+    return name;
+  }
+
+  @Cacheable({ expire: 60, unless: (result: { banned: boolean } | null) => result!.banned })
+  async maybe(id: number): Promise<{ banned: boolean } | null> {
+    return id === 0 ? null : { banned: false };
+  }
+
+  @InvalidateCache({ namespaces: [''] })
+  badTargets(): number {
+    return 1;
+  }
+
+  @Cacheable({ expire: 60, key: (url: string) => url })
+  async page(url: string): Promise<string> {
+    return `${url} v${this.db.size}`;
+  }
+
+  @InvalidateCache({ keys: (_result: unknown, url: string) => [['Users.page', url]] })
+  async edit(url: string): Promise<void> {
+    this.db.set(this.db.size + 1, url);
+  }
+}
+
+describe('method cache: the review scenarios', () => {
+  it('never caches instances it cannot tell apart: factory request-scoped providers and `new`', async () => {
+    const moduleRef = await appWith([
+      {
+        provide: PerUser,
+        scope: Scope.REQUEST,
+        inject: [REQUEST],
+        useFactory: (req: { user: string }) => new PerUser(req.user),
+      },
+    ]);
+    expect(await new PerUser('alice').whoami()).toBe('alice');
+    expect(await new PerUser('bob').whoami()).toBe('bob');
+    await moduleRef.close();
+  });
+
+  it('fails bootstrap when two classes of one name would share default namespaces', async () => {
+    await expect(
+      appWith([
+        { provide: 'users', useClass: makeRepo('users') },
+        { provide: 'orders', useClass: makeRepo('orders') },
+      ]),
+    ).rejects.toThrow(/Repo\.byId.*another class of the same name/);
+  });
+
+  it('caches only the outer layer of an override that calls super (no self-wait)', async () => {
+    const moduleRef = await appWith([Derived]);
+    const derived = moduleRef.get(Derived);
+    const started = performance.now();
+    expect(await derived.find(1)).toBe('derived base 1');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await derived.find(1)).toBe('derived base 1');
+    expect(derived.runs).toBe(1);
+    await moduleRef.close();
+  });
+
+  it('a throwing unless stores nothing, fails nothing and holds nobody up', async () => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const moduleRef = await appWith([Users]);
+    const users = moduleRef.get(Users);
+    const started = performance.now();
+    expect(await Promise.all([users.maybe(0), users.maybe(0)])).toEqual([null, null]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await moduleRef.close();
+  });
+
+  it('@CachePut wins over an older computation still running, and a put of undefined removes the entry', async () => {
+    const moduleRef = await appWith([Users]);
+    const users = moduleRef.get(Users);
+    users.slowRead = () => undefined;
+    const older = users.user(1); // reads 'Ada', then waits
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const release = users.slowRead;
+    users.slowRead = undefined;
+    await users.put(1, 'Grace');
+    release?.();
+    expect(await older).toBe('Ada');
+    expect(await users.user(1)).toBe('Grace');
+    await users.put(1, undefined);
+    expect(await users.user(1)).toBeUndefined();
+    await moduleRef.close();
+  });
+
+  it('a failing @InvalidateCache on a sync method is logged, never an unhandled rejection', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    const moduleRef = await appWith([Users]);
+    expect(moduleRef.get(Users).badTargets()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    process.off('unhandledRejection', unhandled);
+    expect(unhandled).not.toHaveBeenCalled();
+    expect(warn.mock.calls.some(([m]) => String(m).includes('Users.badTargets'))).toBe(true);
+    await moduleRef.close();
+  });
+
+  it('@InvalidateCache keys as arrays reach keys that hold ":"', async () => {
+    const moduleRef = await appWith([Users]);
+    const users = moduleRef.get(Users);
+    const before = await users.page('https://example.com/a');
+    expect(await users.page('https://example.com/a')).toBe(before);
+    await users.edit('https://example.com/a');
+    expect(await users.page('https://example.com/a')).not.toBe(before);
+    await moduleRef.close();
+  });
+
+  it('CacheService refuses [""] (it would be the key "_") and get() returns no value past its lifetime', async () => {
+    const moduleRef = await appWith([]);
+    const cache = moduleRef.get(CacheService);
+    await expect(cache.get([''])).rejects.toThrow(/must not be empty/);
+    await cache.set('short', 'v', { expire: 1, grace: 60 });
+    expect(await cache.get('short')).toBe('v');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await cache.get('short')).toBeUndefined();
+    await moduleRef.close();
+  });
+
+  it('a transient provider keeps caching in a second testing module after the first closed', async () => {
+    @Injectable({ scope: Scope.TRANSIENT })
+    class Fresh {
+      runs = 0;
+      @Cacheable({ expire: 60, key: (id: number) => id })
+      async get(id: number): Promise<number> {
+        this.runs++;
+        return id;
+      }
+    }
+    const first = await appWith([Fresh]);
+    await first.close();
+    const second = await appWith([Fresh]);
+    const fresh = await second.resolve(Fresh);
+    await fresh.get(1);
+    await fresh.get(1);
+    expect(fresh.runs).toBe(1);
+    await second.close();
+  });
+});
