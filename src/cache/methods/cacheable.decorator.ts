@@ -37,8 +37,9 @@ export function Cacheable<A extends unknown[] = unknown[], R = unknown>(
 
 /**
  * Always runs the method and stores its result under the key `@Cacheable` would use for the same arguments
- * and namespace: refreshes an entry after a write (Spring's `@CachePut`). Give it the `namespace` (and `key`)
- * of the `@Cacheable` method whose entries it refreshes.
+ * and namespace: refreshes an entry after a write (Spring's `@CachePut`). Give it the `namespace` and the
+ * `key` of the `@Cacheable` method whose entries it refreshes (both declare the same `key`, or neither and
+ * the arguments match). It invalidates the entry first, so an older computation never overwrites it.
  *
  * @example
  * ```ts
