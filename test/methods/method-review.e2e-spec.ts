@@ -193,6 +193,23 @@ describe('method cache: the review scenarios', () => {
     await moduleRef.close();
   });
 
+  it('callers waiting on a computation whose result is not stored get it, and do not compute again', async () => {
+    const moduleRef = await appWith([]);
+    const cache = moduleRef.get(CacheService);
+    let runs = 0;
+    const nothing = async () => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return undefined;
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, () => cache.getOrSet('nothing', nothing)));
+    expect(results).toEqual(Array.from({ length: 10 }, () => undefined));
+    expect(runs).toBe(1);
+    await cache.getOrSet('nothing', nothing);
+    expect(runs).toBe(2); // and nothing was stored
+    await moduleRef.close();
+  });
+
   it('a transient provider keeps caching in a second testing module after the first closed', async () => {
     @Injectable({ scope: Scope.TRANSIENT })
     class Fresh {

@@ -37,6 +37,31 @@ export class Ticket {
    * entry as it is (or would have been) stored, for its lifetimes and validators.
    */
   complete(content: EntryContent, tags?: readonly string[], store = true): StoredResponse {
+    const entry = this.entryOf(content, tags);
+    if (this.done) return entry;
+    this.done = true;
+    const lookup = this.lookup;
+    if (!store || lookup === undefined || lookup.stamp === undefined) {
+      this.settle(undefined);
+      return entry;
+    }
+    const written = this.backend.write(this.key, entry, this.policy.ttlMs + this.policy.graceMs, lookup.tier);
+    this.stored = written;
+    this.settle(entry, written);
+    return entry;
+  }
+
+  /**
+   * Ends the flight without storing anything, handing `content` to the callers that waited for it (a result
+   * the cache may not keep, which they still must not compute again at the same time).
+   */
+  share(content: EntryContent): void {
+    if (this.done) return;
+    this.done = true;
+    this.settle(this.entryOf(content, undefined));
+  }
+
+  private entryOf(content: EntryContent, tags: readonly string[] | undefined): StoredResponse {
     const now = Date.now();
     const { ttlMs, graceMs } = this.policy;
     // One literal of a fixed shape (a spread of `content` plus conditional fields costs microseconds per miss).
@@ -52,16 +77,6 @@ export class Ticket {
     };
     if (content.encoding !== undefined) entry.encoding = content.encoding;
     if (tags !== undefined && tags.length > 0) entry.tags = tags;
-    if (this.done) return entry;
-    this.done = true;
-    const lookup = this.lookup;
-    if (!store || lookup === undefined || lookup.stamp === undefined) {
-      this.settle(undefined);
-      return entry;
-    }
-    const written = this.backend.write(this.key, entry, ttlMs + graceMs, lookup.tier);
-    this.stored = written;
-    this.settle(entry, written);
     return entry;
   }
 

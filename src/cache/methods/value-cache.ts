@@ -108,7 +108,10 @@ export class ValueCache {
   store<T>(ticket: Ticket, call: ValueCall, value: T): { value: T; written: Promise<boolean> | undefined } {
     const encoded = this.encode(call, value);
     if (encoded === undefined) {
-      ticket.abandon();
+      // Not stored (`undefined`, or `unless`): the callers waiting for it still get it, not a run of their own.
+      const shared = value === undefined || call.unless !== undefined ? this.shareable(value) : undefined;
+      if (shared === undefined) ticket.abandon();
+      else ticket.share({ status: VALUE_STATUS, contentType: undefined, body: shared, etag: '' });
       return { value, written: undefined };
     }
     ticket.complete(
@@ -136,6 +139,15 @@ export class ValueCache {
     } catch (error) {
       call.policy.counters.errors++;
       this.warnOnce(call.label, `${call.label}: result not cached (${errorMessage(error)})`);
+      return undefined;
+    }
+  }
+
+  /** The codec text of a value that is not stored, for the callers waiting on it; `undefined` if it has none. */
+  private shareable(value: unknown): string | undefined {
+    try {
+      return encodeValueShape(value).text;
+    } catch {
       return undefined;
     }
   }
