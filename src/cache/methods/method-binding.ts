@@ -60,11 +60,11 @@ export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonl
  * one of a factory provider, or a class two live applications declared. Nothing is ever shared by guess.
  */
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
-  if (instance === null || typeof instance !== 'object') return undefined;
+  // No application caches (the usual case with caching disabled): one check, before any property lookup.
+  if (live.size === 0 || instance === null || typeof instance !== 'object') return undefined;
   const own = (instance as { [INVOKER]?: MethodInvoker | false })[INVOKER];
   if (own === false) return undefined;
   if (own !== undefined) return live.has(own) ? own : undefined;
-  if (live.size === 0) return undefined;
   const declared = byClass.get(instance.constructor);
   if (declared === undefined) return undefined;
   let found: MethodInvoker | undefined;
