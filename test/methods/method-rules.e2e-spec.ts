@@ -4,7 +4,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { lastValueFrom, timer, map, toArray, type Observable } from 'rxjs';
+import { lastValueFrom, timer, map, toArray, Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CacheDefinitionError,
@@ -70,6 +70,20 @@ class RulesService {
   ticks(n: number): Observable<number> {
     this.runs++;
     return timer(20).pipe(map(() => n));
+  }
+
+  teardowns = 0;
+
+  @Cacheable({ expire: 60 })
+  endless(): Observable<number> {
+    this.runs++;
+    return new Observable<number>((subscriber) => {
+      const timer = setInterval(() => subscriber.next(1), 5);
+      return () => {
+        clearInterval(timer);
+        this.teardowns++;
+      };
+    });
   }
 
   @Cacheable({ expire: 60 })
@@ -139,6 +153,15 @@ describe('@Cacheable rules', () => {
     expect(service.runs).toBe(before + 1);
     expect(await lastValueFrom(service.ticks(8).pipe(toArray()))).toEqual([8]);
     expect(service.runs).toBe(before + 1);
+  });
+
+  it('stops the upstream run of a cached Observable when its subscriber leaves before it completes', async () => {
+    const subscription = service.endless().subscribe();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    subscription.unsubscribe();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(service.teardowns).toBe(1);
+    expect(moduleRef.get(CacheService).cacheInfo(RulesService, 'endless').inFlight).toBe(0);
   });
 
   it('passes streams through uncached with one warning', async () => {
