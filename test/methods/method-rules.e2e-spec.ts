@@ -86,6 +86,14 @@ class RulesService {
     });
   }
 
+  /** A query-builder-like thenable, with methods of its own. */
+  @Cacheable({ expire: 60 })
+  query(): { exec(): Promise<number>; then: Promise<number>['then'] } {
+    this.runs++;
+    const promise = Promise.resolve(7);
+    return { exec: () => promise, then: promise.then.bind(promise) };
+  }
+
   @Cacheable({ expire: 60 })
   lines(): Readable {
     this.runs++;
@@ -162,6 +170,21 @@ describe('@Cacheable rules', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(service.teardowns).toBe(1);
     expect(moduleRef.get(CacheService).cacheInfo(RulesService, 'endless').inFlight).toBe(0);
+  });
+
+  it('passes thenables that are not Promises through as they are, uncached', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const before = service.runs;
+    for (let i = 0; i < 3; i++) {
+      const builder = service.query();
+      expect(typeof builder.exec).toBe('function');
+      expect(await builder.exec()).toBe(7);
+    }
+    expect(service.runs).toBe(before + 3);
+    expect(
+      warn.mock.calls.filter(([message]) => String(message).includes('RulesService.query')),
+    ).toHaveLength(1);
+    warn.mockRestore();
   });
 
   it('passes streams through uncached with one warning', async () => {

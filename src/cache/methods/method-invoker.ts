@@ -125,9 +125,16 @@ export class MethodCacheInvoker implements MethodInvoker {
 
   /** A method first seen returning a promise or an Observable is treated as such from then on. */
   private learn(plan: MethodPlan, result: unknown): void {
-    if (isThenable(result)) plan.kind = 'async';
+    if (result instanceof Promise) plan.kind = 'async';
     else if (isObservable(result)) plan.kind = 'observable';
-    else {
+    else if (isThenable(result)) {
+      // A query builder (Prisma, Mongoose, knex): caching would hand back a plain Promise instead of it.
+      plan.kind = 'stream';
+      this.values.warnOnce(
+        plan.label,
+        `${plan.label} returns a thenable that is not a Promise (a query builder?); it is not cached (declare it async to cache its result)`,
+      );
+    } else {
       plan.kind = 'stream';
       this.values.warnOnce(
         plan.label,
