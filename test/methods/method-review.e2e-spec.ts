@@ -7,6 +7,7 @@ import {
   CacheService,
   Cacheable,
   CachePut,
+  CacheStatsService,
   InvalidateCache,
   type CacheModuleOptions,
 } from '../../src/cache/index.js';
@@ -207,6 +208,18 @@ describe('method cache: the review scenarios', () => {
     expect(runs).toBe(1);
     await cache.getOrSet('nothing', nothing);
     expect(runs).toBe(2); // and nothing was stored
+    await moduleRef.close();
+  });
+
+  it('counts CacheService reads as hits and misses, and a set as neither', async () => {
+    const moduleRef = await appWith([]);
+    const cache = moduleRef.get(CacheService);
+    await cache.get('absent');
+    await cache.set('present', 1);
+    await cache.get('present');
+    await cache.getOrSet('computed', () => 2);
+    const counters = moduleRef.get(CacheStatsService).snapshot().methods['CacheService'];
+    expect(counters).toMatchObject({ hits: 1, misses: 2 });
     await moduleRef.close();
   });
 

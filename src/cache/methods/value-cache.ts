@@ -83,7 +83,10 @@ export class ValueCache {
     if (!this.enabled) return undefined;
     const entry = (await this.engine.backend.read(call.key)).entry;
     // An entry past its lifetime (kept for grace) is not a value `get()` returns.
-    return entry === undefined || entry.expiresAt <= Date.now() ? undefined : this.decode(entry, call);
+    const found = entry === undefined || entry.expiresAt <= Date.now() ? undefined : this.decode(entry, call);
+    if (found === undefined) call.policy.counters.misses++;
+    else call.policy.counters.hits++;
+    return found;
   }
 
   /** Stores `value` under `call` (stamped now: an invalidation after this call returns reaches it). */
@@ -91,6 +94,8 @@ export class ValueCache {
     await this.evictOwn(call);
     const acquired = await this.acquire(call, WRITE_ONLY);
     if (acquired.kind === 'hit') return false;
+    // Storing a given value computes nothing: the engine counted this write as a miss.
+    call.policy.counters.misses--;
     const stored = this.store(acquired.ticket, call, value);
     return stored.written === undefined ? false : stored.written;
   }
