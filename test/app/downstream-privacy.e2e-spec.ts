@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, Api, startSampleApp, type SampleApp } from '../helpers/sample-app.js';
 
 /**
- * What a shared cache in front of the app (a CDN, Varnish, nginx) may store: never one user's error for
+ * What a shared cache in front of the app (a CDN, a reverse proxy) may store: never one user's error for
  * another. Stock Varnish does not treat `X-API-Key` as a credential and stores a 404 for 120 s.
  */
 describe('responses of cached routes that the cache does not store', () => {

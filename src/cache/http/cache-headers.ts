@@ -41,8 +41,8 @@ export class CacheHeaders {
   /**
    * For a response of a cached route that the cache does not describe (an error, a redirect, a response the
    * handler wrote): when it answers a request with credentials (or a user-scoped route), `private, no-store`
-   * unless the application set a `Cache-Control` itself, so that no shared cache downstream (a CDN, Varnish,
-   * nginx) stores one user's error for another (shared caches do not treat `X-API-Key` as a credential).
+   * unless the application set a `Cache-Control` itself, so that no shared cache downstream (a CDN, a reverse
+   * proxy) stores one user's error for another (shared caches do not treat `X-API-Key` as a credential).
    */
   keepPrivate(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): void {
     if (!plan.userScoped && !this.carriesCredentials(request)) return;

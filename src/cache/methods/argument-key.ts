@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { encodeKeySegment } from '../engine/key-segment.js';
+import { TYPED_ARRAY_CLASSES } from '../values/value-format.js';
 
 /**
  * The key of one method call from its arguments, or why the arguments cannot be keyed honestly.
@@ -42,19 +43,9 @@ for (let code = 0; code < 128; code++) {
 const BYTE_TAGS = new Map<object, string>([
   [Uint8Array.prototype, 'B'],
   [Buffer.prototype, 'B'],
-  ...[
-    Int8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-    DataView,
-  ].map((view): [object, string] => [view.prototype, `V${view.name}.`]),
+  ...[...TYPED_ARRAY_CLASSES.filter((view) => view !== Uint8Array), DataView].map(
+    (view): [object, string] => [view.prototype, `V${view.name}.`],
+  ),
 ]);
 
 /** The state of encoding the objects of one call, reset for each argument. */

@@ -36,13 +36,17 @@ const KEY_MEMO_SIZE = 10_000;
 @Injectable()
 export class CacheService {
   private readonly keys = new Map<string, EntryKey>();
+  /** The counters every call adds to (one bucket: namespaces may be per tenant, and unbounded). */
+  private readonly counters: MethodCounters;
 
   constructor(
     private readonly values: ValueCache,
     private readonly backend: CacheBackend,
     private readonly stats: CacheStatsService,
     @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
-  ) {}
+  ) {
+    this.counters = stats.method('CacheService');
+  }
 
   /**
    * The cached value of `key`, else `compute()`'s, stored. `compute` runs at most once per key at a time in this
@@ -54,14 +58,14 @@ export class CacheService {
     compute: () => T | Promise<T>,
     options: CacheCallOptions<T> = {},
   ): Promise<T> {
-    const call = this.callOf(key, options, 'getOrSet()');
+    const call = this.callOf(key, options, 'CacheService.getOrSet()');
     if (call === undefined) return compute();
     return this.values.getOrSet(call, compute);
   }
 
   /** The cached value of `key`, or `undefined`. */
   async get<T = unknown>(key: CacheKeyInput, options: CacheEntryOptions = {}): Promise<T | undefined> {
-    const call = this.callOf(key, options, 'get()');
+    const call = this.callOf(key, options, 'CacheService.get()');
     if (call === undefined) return undefined;
     const found = await this.values.get(call);
     return found?.value as T | undefined;
@@ -69,7 +73,7 @@ export class CacheService {
 
   /** Stores `value` under `key`; resolves to whether it was stored (`undefined` never is). */
   async set<T>(key: CacheKeyInput, value: T, options: CacheSetOptions<T> = {}): Promise<boolean> {
-    const call = this.callOf(key, options, 'set()');
+    const call = this.callOf(key, options, 'CacheService.set()');
     if (call === undefined) return false;
     return this.values.set(call, value);
   }
@@ -113,9 +117,8 @@ export class CacheService {
   private callOf(
     key: CacheKeyInput,
     options: CacheCallOptions<never> | CacheSetOptions<never> | CacheEntryOptions,
-    method: string,
+    where: string,
   ): ValueCall | undefined {
-    const where = `CacheService.${method}`;
     validateEntryOptions(options, where);
     const namespace = options.namespace ?? DEFAULT_NAMESPACE;
     const rest = keyOfInput(key, where);
@@ -127,7 +130,7 @@ export class CacheService {
       key: this.entryKey(namespace, rest, tags === undefined || typeof tags === 'function' ? [] : tags),
       namespace,
       rest,
-      policy: entryPolicy(full, this.options.defaultTtl, this.stats.method(label)),
+      policy: entryPolicy(full, this.options.defaultTtl, this.counters),
       tagsOf: typeof tags === 'function' ? tags : undefined,
       unless: undefined,
       type: options.type,

@@ -43,26 +43,27 @@ export function isForbiddenKey(key: string): boolean {
 
 type ViewClass = new (buffer: ArrayBuffer) => ArrayBufferView;
 
+/** Every typed-array class (the value codec and the argument keys both know them by exact prototype). */
+export const TYPED_ARRAY_CLASSES = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
+
 /**
  * The views that come back as the class they were: tag (the class name) -> [class, bytes per element].
  * `Buffer` is tagged apart, as it is a Uint8Array that must come back as a Buffer.
  */
 export const VIEWS = new Map<unknown, readonly [ViewClass, number]>(
-  (
-    [
-      Int8Array,
-      Uint8Array,
-      Uint8ClampedArray,
-      Int16Array,
-      Uint16Array,
-      Int32Array,
-      Uint32Array,
-      Float32Array,
-      Float64Array,
-      BigInt64Array,
-      BigUint64Array,
-    ] as const
-  )
-    .map((View) => [View.name, [View as ViewClass, View.BYTES_PER_ELEMENT]] as const)
-    .concat([['DataView', [DataView, 1]]]),
+  TYPED_ARRAY_CLASSES.map((View) => [View.name, [View as ViewClass, View.BYTES_PER_ELEMENT]] as const).concat(
+    [['DataView', [DataView, 1]]],
+  ),
 );
