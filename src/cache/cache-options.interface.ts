@@ -66,6 +66,13 @@ export interface CacheModuleOptions {
   enabled?: boolean;
   /** Time to live of an entry, in seconds, for routes that do not set `expire`. @default 300 */
   defaultTtl?: number;
+  /**
+   * Seconds a client (a browser, any private cache) may reuse a cached route's response without revalidating,
+   * for routes that do not set `clientMaxAge`; capped at the entry's remaining lifetime. `0` sends `no-cache`:
+   * clients revalidate with the `ETag` every time (a `304`, no handler run) and see an invalidation at once.
+   * @default 0
+   */
+  clientMaxAge?: number;
   /** Prefix of every key this module writes; `invalidateAll()` removes only keys under it. @default 'cache' */
   keyPrefix?: string;
   /** Name of the response header that says `HIT` or `MISS`. @default 'X-Cache' */
@@ -128,6 +135,7 @@ export interface StampedeOptions {
 export interface ResolvedCacheOptions {
   enabled: boolean;
   defaultTtl: number;
+  clientMaxAge: number;
   keyPrefix: string;
   statusHeader: string;
   redis: {

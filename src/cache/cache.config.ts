@@ -9,6 +9,7 @@ export type EnvReader = (name: string) => unknown;
 export const CACHE_ENV_VARIABLES = [
   'CACHE_ENABLED',
   'CACHE_DEFAULT_TTL',
+  'CACHE_CLIENT_MAX_AGE',
   'CACHE_KEY_PREFIX',
   'CACHE_STATUS_HEADER',
   'CACHE_MEMORY_MAX_ENTRIES',
@@ -33,6 +34,7 @@ export const CACHE_ENV_VARIABLES = [
 const DEFAULTS = {
   enabled: false,
   defaultTtl: 300,
+  clientMaxAge: 0,
   keyPrefix: 'cache',
   statusHeader: 'X-Cache',
   redisHost: 'localhost',
@@ -118,6 +120,7 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
   return {
     enabled: bool(read, 'CACHE_ENABLED'),
     defaultTtl: integer(read, 'CACHE_DEFAULT_TTL', 1, 31_536_000, 'a positive integer'),
+    clientMaxAge: integer(read, 'CACHE_CLIENT_MAX_AGE', 0, 31_536_000, 'a non-negative integer (seconds)'),
     keyPrefix,
     statusHeader,
     ...(metrics === 'prometheus' ? { metrics } : {}),
@@ -291,6 +294,7 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
   return {
     enabled: options.enabled ?? DEFAULTS.enabled,
     defaultTtl: positiveInt(options.defaultTtl, DEFAULTS.defaultTtl, 'defaultTtl'),
+    clientMaxAge: positiveInt(options.clientMaxAge, DEFAULTS.clientMaxAge, 'clientMaxAge', 0),
     keyPrefix,
     statusHeader,
     redis: {

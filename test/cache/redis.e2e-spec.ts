@@ -186,7 +186,6 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
       await timed(`${url}/items/fallback-ttl`);
       const hit = await timed(`${url}/items/fallback-ttl`);
       expect(hit.res.headers.get('x-cache')).toBe('HIT');
-      expect(hit.res.headers.get('cache-control')).toBe('max-age=1');
       await new Promise((r) => setTimeout(r, 1100));
       expect((await timed(`${url}/items/fallback-ttl`)).res.headers.get('x-cache')).toBe('MISS');
     } finally {

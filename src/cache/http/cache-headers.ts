@@ -2,6 +2,10 @@ import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import type { CacheRequest } from './cache-key.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
+import { acceptsCompression } from './accept-encoding.js';
+import { cacheControlOf } from './client-lifetime.js';
+
+const ACCEPT_ENCODING: readonly string[] = ['Accept-Encoding'];
 
 /** The cache's response headers: status, validators, lifetime, `Vary`; and `304` answers. */
 export class CacheHeaders {
@@ -20,7 +24,12 @@ export class CacheHeaders {
     access.setHeader(res, this.statusHeader, label);
   }
 
-  /** Status, `ETag`, `Cache-Control` and (user-scoped routes) `Vary`. */
+  /**
+   * Status, `ETag`, `Cache-Control` (see {@link cacheControlOf}) and `Vary`: the credential headers on
+   * user-scoped routes, and `Accept-Encoding` when application compression may encode the response, whose
+   * `ETag` is then weak for requests that accept a compressed coding (RFC 9110 8.8.3: a gzip body must not
+   * carry the identity body's strong tag). `304` answers carry exactly the same headers.
+   */
   describe(
     access: ResponseAccess,
     res: object,
@@ -31,23 +40,31 @@ export class CacheHeaders {
     expiresAt: number,
   ): void {
     access.setHeader(res, this.statusHeader, label);
-    access.setHeader(res, 'etag', etag);
-    const maxAge = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
-    const isPrivate = plan.userScoped || this.carriesCredentials(request);
-    access.setHeader(res, 'cache-control', isPrivate ? `private, max-age=${maxAge}` : `max-age=${maxAge}`);
-    if (plan.userScoped) this.addVary(access, res);
+    let tag = etag;
+    if (access.compressed(res)) {
+      this.addVary(access, res, ACCEPT_ENCODING);
+      if (acceptsCompression(request.headers['accept-encoding']) && !etag.startsWith('W/')) tag = `W/${etag}`;
+    }
+    access.setHeader(res, 'etag', tag);
+    const remaining = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+    const lifetime = plan.lifetime;
+    const isPrivate = plan.userScoped || (!lifetime.public && this.carriesCredentials(request));
+    access.setHeader(res, 'cache-control', cacheControlOf(lifetime, isPrivate, remaining));
+    if (plan.userScoped) this.addVary(access, res, this.varyNames);
   }
 
   /**
    * For a response of a cached route that the cache does not describe (an error, a redirect, a response the
-   * handler wrote): when it answers a request with credentials (or a user-scoped route), `private, no-store`
-   * unless the application set a `Cache-Control` itself, so that no shared cache downstream (a CDN, a reverse
-   * proxy) stores one user's error for another (shared caches do not treat `X-API-Key` as a credential).
+   * handler wrote or one it may not store): `no-store` unless the application set a `Cache-Control` itself,
+   * `private, no-store` when it answers a request with credentials (or a user-scoped route). The cache keeps
+   * none of these, so no cache downstream may either: a stored `404` outlives the write that creates the
+   * resource, and one user's error must never reach another (shared caches do not treat `X-API-Key` as a
+   * credential).
    */
-  keepPrivate(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): void {
-    if (!plan.userScoped && !this.carriesCredentials(request)) return;
+  forbidStore(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): void {
     if (access.header(res, 'cache-control') !== undefined) return;
-    access.setHeader(res, 'cache-control', 'private, no-store');
+    const isPrivate = plan.userScoped || this.carriesCredentials(request);
+    access.setHeader(res, 'cache-control', isPrivate ? 'private, no-store' : 'no-store');
   }
 
   /** Answers `304 Not Modified` with no body. */
@@ -64,9 +81,8 @@ export class CacheHeaders {
     return headers['cookie'] !== undefined;
   }
 
-  private addVary(access: ResponseAccess, res: object): void {
+  private addVary(access: ResponseAccess, res: object, names: readonly string[]): void {
     const existing = access.header(res, 'vary');
-    const names = this.varyNames;
     if (existing === undefined) {
       access.setHeader(res, 'vary', names.join(', '));
       return;

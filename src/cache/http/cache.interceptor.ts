@@ -138,7 +138,12 @@ export class CacheInterceptor implements NestInterceptor {
       );
       return undefined;
     }
-    return compileRoutePlan(cached, controller.name, handler.name, this.options, this.stats);
+    try {
+      return compileRoutePlan(cached, controller.name, handler.name, this.options, this.stats);
+    } catch (error) {
+      this.logger.error(`${errorMessage(error)}; the route is served uncached`);
+      return undefined;
+    }
   }
 
   /** Serves the request uncached; the route's first failure is logged (not every request's). */

@@ -50,7 +50,7 @@ export class CachedExchange {
     access.onSend(res, (payload, send) => {
       // An interceptor or filter outside this one failed: its error response goes out, not the entry.
       if (access.status(res) >= 400) {
-        this.headers.keepPrivate(access, res, plan, request);
+        this.headers.forbidStore(access, res, plan, request);
         return send(payload);
       }
       access.setStatus(res, entry.status);
@@ -77,7 +77,7 @@ export class CachedExchange {
         // Capturing failed (for example a payload JSON cannot represent): send it the adapter's way, uncached.
         logger.warn(`Could not cache ${this.key}: ${errorMessage(error)}`);
         ticket.abandon();
-        this.headers.keepPrivate(access, res, this.plan, this.request);
+        this.headers.forbidStore(access, res, this.plan, this.request);
         return send(payload);
       }
     });
@@ -114,19 +114,20 @@ export class CachedExchange {
     // Error responses (exception filters also send through here) and responses the handler wrote are skipped.
     if (!this.handlerDone || this.streamed || status < 200 || status >= 300) {
       ticket.abandon();
-      this.headers.keepPrivate(access, res, plan, request);
+      this.headers.forbidStore(access, res, plan, request);
       return send(payload);
     }
     const body = access.serialize(res, payload);
     if (body === undefined) {
       ticket.abandon();
+      this.headers.forbidStore(access, res, plan, request);
       return send(payload);
     }
     const bytes = body.binary ?? body.text;
     // A response that may not be stored gets no validators or lifetime from the cache, whatever the request.
     if (!this.mayBeStored()) {
       ticket.abandon();
-      this.headers.keepPrivate(access, res, plan, request);
+      this.headers.forbidStore(access, res, plan, request);
       return send(bytes);
     }
     const tags = this.resultTags();

@@ -2,7 +2,7 @@ import { applyDecorators, UseInterceptors } from '@nestjs/common';
 import { CacheDefinitionError } from '../cache.errors.js';
 import { CacheInterceptor } from './cache.interceptor.js';
 import { CACHED_METADATA, type CachedOptions } from './cached.metadata.js';
-import { validateEntryOptions } from '../entry-options.js';
+import { shown, validateEntryOptions } from '../entry-options.js';
 
 /** `ClassName.method` for a method decorator, `ClassName` for a class decorator (static methods included). */
 function routeName(target: object, propertyKey: string | symbol | undefined): string {
@@ -18,6 +18,27 @@ function validate(options: CachedOptions, route: string): void {
   if (options.keyBuilder !== undefined && typeof options.keyBuilder !== 'function') {
     throw new CacheDefinitionError(
       `${where}: keyBuilder must be a function (context) => string | undefined, got ${typeof options.keyBuilder}`,
+    );
+  }
+  if (options.public !== undefined && typeof options.public !== 'boolean') {
+    throw new CacheDefinitionError(`${where}: public must be true or false, got ${shown(options.public)}`);
+  }
+  for (const name of ['clientMaxAge', 'sharedMaxAge'] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new CacheDefinitionError(
+        `${where}: ${name} must be a non-negative integer (seconds), got ${shown(value)}`,
+      );
+    }
+  }
+  if (options.sharedMaxAge !== undefined && options.public !== true) {
+    throw new CacheDefinitionError(
+      `${where}: sharedMaxAge applies only to routes declared public: true (shared caches must not store others)`,
+    );
+  }
+  if (options.public === true && options.keyBuilder?.userScoped === true) {
+    throw new CacheDefinitionError(
+      `${where}: public: true cannot be combined with a user-scoped key builder (its responses differ per user)`,
     );
   }
 }

@@ -54,6 +54,28 @@ export interface CachedOptions {
    * @example (users: User[]) => users.map((u) => `user:${u.id}`)
    */
   tags?: readonly string[] | TagsOf;
+  /**
+   * Seconds a client (a browser, any private cache) may reuse a response without asking, capped at the entry's
+   * remaining lifetime. `0` sends `no-cache`: clients keep the response but revalidate it with its `ETag` every
+   * time (a `304` with no body and no handler run), so an invalidation is visible to them at once. A lifetime
+   * saves those round trips but lets a client show a response up to that many seconds after a write changed it.
+   * @default the module's `clientMaxAge` (`CACHE_CLIENT_MAX_AGE`, 0)
+   */
+  clientMaxAge?: number;
+  /**
+   * Declares that the route answers the same response to every caller: responses say `Cache-Control: public`
+   * (shared caches and CDNs may store them), also to requests that carry credentials, and name no credential
+   * header in `Vary`. Never combined with a user-scoped key builder (a `CacheDefinitionError`).
+   * @default false
+   */
+  public?: boolean;
+  /**
+   * With `public: true` only: seconds shared caches (CDNs, reverse proxies) may serve a response without
+   * revalidating (`s-maxage`), capped at the entry's remaining lifetime. Like `clientMaxAge`, a write becomes
+   * visible through such a cache only once that lifetime ends.
+   * @default 0 (shared caches revalidate like clients)
+   */
+  sharedMaxAge?: number;
 }
 
 /** Metadata written by `@Cached()` and read by the interceptor (method wins over class). */

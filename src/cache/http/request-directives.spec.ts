@@ -29,19 +29,18 @@ describe('parseRequestDirectives', () => {
     expect(directives({ 'cache-control': 'No-Cache' })).toEqual(NO_CACHE);
     expect(directives({ 'cache-control': '  NO-STORE  ' })).toEqual(NO_STORE);
     expect(directives({ 'cache-control': 'public ,  no-cache ' })).toEqual(NO_CACHE);
-    expect(directives({ 'cache-control': 'MAX-AGE=0' })).toEqual(NO_CACHE);
+    expect(directives({ 'cache-control': 'MAX-AGE=0, NO-CACHE' })).toEqual(NO_CACHE);
   });
 
-  it('treats max-age=0 (bare or quoted) as no-cache, and other ages as nothing', () => {
-    expect(directives({ 'cache-control': 'max-age=0' })).toEqual(NO_CACHE);
-    expect(directives({ 'cache-control': 'max-age="0"' })).toEqual(NO_CACHE);
-    expect(directives({ 'cache-control': 'max-age = 0' })).toEqual(NO_CACHE);
-    expect(directives({ 'cache-control': 'max-age=00' })).toEqual(NO_CACHE);
+  it('treats max-age=0 (a browser revalidation) and other ages as nothing: only no-cache refreshes', () => {
+    expect(directives({ 'cache-control': 'max-age=0' })).toEqual(NONE);
+    expect(directives({ 'cache-control': 'max-age="0"' })).toEqual(NONE);
     expect(directives({ 'cache-control': 'max-age=60' })).toEqual(NONE);
     expect(directives({ 'cache-control': 'max-age=abc' })).toEqual(NONE);
     expect(directives({ 'cache-control': 'max-age' })).toEqual(NONE);
     expect(directives({ 'cache-control': 'max-stale=0' })).toEqual(NONE);
     expect(directives({ 'cache-control': 's-maxage=0' })).toEqual(NONE);
+    expect(directives({ 'cache-control': 'max-age=0, no-cache' })).toEqual(NO_CACHE);
   });
 
   it('ignores unknown directives and near-miss names', () => {

@@ -1,6 +1,10 @@
 /** What a request's `Cache-Control` / `Pragma` headers ask of the cache. */
 export interface RequestDirectives {
-  /** Skip the read, run the handler, store the fresh result (`no-cache`, `max-age=0`, `Pragma: no-cache`). */
+  /**
+   * Skip the read, run the handler, store the fresh result (`no-cache`, `Pragma: no-cache`: a reload). A
+   * browser's revalidation (`max-age=0` with `If-None-Match`) is not one: the entry is the current
+   * representation (writes invalidate it), so it is answered from the entry, a `304` when the tag matches.
+   */
   readonly noCache: boolean;
   /** Neither read nor write (`no-store`). */
   readonly noStore: boolean;
@@ -28,18 +32,6 @@ export function parseRequestDirectives(
       const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
       if (name === 'no-cache') noCache = true;
       else if (name === 'no-store') noStore = true;
-      else if (
-        name === 'max-age' &&
-        eq !== -1 &&
-        Number(
-          part
-            .slice(eq + 1)
-            .trim()
-            .replace(/^"|"$/g, ''),
-        ) === 0
-      ) {
-        noCache = true;
-      }
     }
   }
   if (!noCache && pragma !== undefined) {

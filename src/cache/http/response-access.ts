@@ -15,6 +15,8 @@ interface ExpressLikeResponse {
   setHeader(name: string, value: number | string | readonly string[]): unknown;
   removeHeader(name: string): void;
   send: SendFunction;
+  /** Added by the `compression` middleware. */
+  flush?: unknown;
 }
 
 interface FastifyLikeReply {
@@ -25,6 +27,8 @@ interface FastifyLikeReply {
   header(name: string, value: unknown): unknown;
   removeHeader(name: string): unknown;
   send: SendFunction;
+  /** Set by `@fastify/compress` on the replies of the routes it compresses. */
+  compress?: unknown;
 }
 
 /**
@@ -38,6 +42,11 @@ export interface ResponseAccess<R extends object = object> {
   header(res: R, name: string): string | undefined;
   setHeader(res: R, name: string, value: string): void;
   removeHeader(res: R, name: string): void;
+  /**
+   * Whether application compression (`compression` on Express, `@fastify/compress` on Fastify) may encode this
+   * response after the cache sent it.
+   */
+  compressed(res: R): boolean;
   /** Runs `hook` in place of the next `send()` of this response. */
   onSend(res: R, hook: SendHook): void;
   /**
@@ -100,6 +109,7 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   header: (res, name) => firstHeader(res.getHeader(name)),
   setHeader: (res, name, value) => void res.setHeader(name, value),
   removeHeader: (res, name) => res.removeHeader(name),
+  compressed: (res) => typeof res.flush === 'function',
   onSend: hookNextSend,
   serialize: (res, payload) => serializePayload(expressAccess, res, payload, false),
 };
@@ -111,6 +121,7 @@ const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   header: (res, name) => firstHeader(res.getHeader(name)),
   setHeader: (res, name, value) => void res.header(name, value),
   removeHeader: (res, name) => void res.removeHeader(name),
+  compressed: (res) => typeof res.compress === 'function',
   onSend: hookNextSend,
   serialize: (res, payload) => serializePayload(fastifyAccess, res, payload, true),
 };

@@ -7,6 +7,8 @@ import type { KeyBuilder } from './cache-key.js';
 import type { CachedOptions, TagsOf } from './cached.metadata.js';
 import { defaultKeyBuilder } from './key-builders.js';
 import { entryPolicy } from '../entry-options.js';
+import { CacheDefinitionError } from '../cache.errors.js';
+import type { ClientLifetime } from './client-lifetime.js';
 
 const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
 const RESPONSE_PARAM = '1';
@@ -18,6 +20,8 @@ export interface RoutePlan {
   readonly keyBuilder: KeyBuilder;
   /** Responses are per user: `private`, `Vary` on the credential headers. */
   readonly userScoped: boolean;
+  /** What browsers and shared caches may do with the responses (`Cache-Control`). */
+  readonly lifetime: ClientLifetime;
   readonly className: string;
   readonly handlerName: string;
   /** How the route's entries are stored and protected (TTL, grace, refresh-ahead, coalescing, lock). */
@@ -43,7 +47,10 @@ export function handlesResponseItself(controller: object, handlerName: string): 
   });
 }
 
-/** The plan of a route from its `@Cached()` options and the module's. */
+/**
+ * The plan of a route from its `@Cached()` options and the module's.
+ * @throws CacheDefinitionError when a public route gets a user-scoped key builder from the module's options.
+ */
 export function compileRoutePlan(
   cached: CachedOptions,
   className: string,
@@ -54,10 +61,22 @@ export function compileRoutePlan(
   const keyBuilder = cached.keyBuilder ?? options.keyBuilder ?? defaultKeyBuilder;
   const namespace = cached.namespace ?? 'default';
   const tags = cached.tags;
+  const userScoped = keyBuilder.userScoped === true;
+  const isPublic = cached.public === true;
+  if (isPublic && userScoped) {
+    throw new CacheDefinitionError(
+      `@Cached() on ${className}.${handlerName}: public: true cannot be combined with a user-scoped key builder`,
+    );
+  }
   return {
     namespace,
     keyBuilder,
-    userScoped: keyBuilder.userScoped === true,
+    userScoped,
+    lifetime: {
+      public: isPublic,
+      clientMaxAge: cached.clientMaxAge ?? options.clientMaxAge,
+      sharedMaxAge: cached.sharedMaxAge,
+    },
     className,
     handlerName,
     policy: entryPolicy(cached, options.defaultTtl, stats.namespace(namespace)),
