@@ -31,6 +31,7 @@ describe('cacheOptionsFromEnv + resolveCacheOptions: defaults', () => {
   const expectDefaults = (resolved: ReturnType<typeof resolveCacheOptions>) => {
     expect(resolved.enabled).toBe(false);
     expect(resolved.defaultTtl).toBe(300);
+    expect(resolved.clientMaxAge).toBe(0);
     expect(resolved.keyPrefix).toBe('cache');
     expect(resolved.statusHeader).toBe('X-Cache');
     expect(resolved.redis.enabled).toBe(false);
@@ -59,6 +60,7 @@ describe('cacheOptionsFromEnv + resolveCacheOptions: defaults', () => {
     for (const name of [
       'CACHE_ENABLED',
       'CACHE_DEFAULT_TTL',
+      'CACHE_CLIENT_MAX_AGE',
       'CACHE_KEY_PREFIX',
       'CACHE_STATUS_HEADER',
       'CACHE_MEMORY_MAX_ENTRIES',
@@ -165,6 +167,9 @@ describe('cacheOptionsFromEnv: valid values', () => {
   it('accepts the bounds of each integer', () => {
     expect(fromEnv({ CACHE_DEFAULT_TTL: '1' }).defaultTtl).toBe(1);
     expect(fromEnv({ CACHE_DEFAULT_TTL: '31536000' }).defaultTtl).toBe(31_536_000);
+    expect(fromEnv({ CACHE_CLIENT_MAX_AGE: '0' }).clientMaxAge).toBe(0);
+    expect(fromEnv({ CACHE_CLIENT_MAX_AGE: '31536000' }).clientMaxAge).toBe(31_536_000);
+    expect(resolveCacheOptions(fromEnv({ CACHE_CLIENT_MAX_AGE: '60' })).clientMaxAge).toBe(60);
     expect(fromEnv({ REDIS_PORT: '1' }).redis?.port).toBe(1);
     expect(fromEnv({ REDIS_PORT: '65535' }).redis?.port).toBe(65_535);
     expect(fromEnv({ REDIS_DB: '0' }).redis?.db).toBe(0);
@@ -203,6 +208,7 @@ describe('cacheOptionsFromEnv: invalid values', () => {
       '5s',
       '99999999999999999999',
     ],
+    CACHE_CLIENT_MAX_AGE: ['-1', '1.5', '60s', 'forever', '31536001'],
     CACHE_MEMORY_MAX_ENTRIES: ['0', '-1', 'many', '2.5', '10k'],
     CACHE_MEMORY_MAX_BYTES: ['1023', '0', '-1024', '1kb', '64MB'],
     REDIS_PORT: ['99999', '65536', '0', '-1', 'http', '6379.5', '6379a'],
@@ -429,6 +435,8 @@ describe('resolveCacheOptions: explicit options', () => {
     ['defaultTtl', { defaultTtl: -1 }],
     ['defaultTtl', { defaultTtl: 1.5 }],
     ['defaultTtl', { defaultTtl: Number.NaN }],
+    ['clientMaxAge', { clientMaxAge: -1 }],
+    ['clientMaxAge', { clientMaxAge: 2.5 }],
     ['keyPrefix', { keyPrefix: 'a:b' }],
     ['keyPrefix', { keyPrefix: '' }],
     ['statusHeader', { statusHeader: 'X Cache' }],

@@ -1,26 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CacheBackend, InvalidationService } from '../helpers/internals.js';
 import { ADAPTERS, FixtureModule, Runs, startApp } from '../fixtures/cache-fixture.js';
-
-/** Raw HTTP, for methods and headers fetch() handles on its own (HEAD bodies, 304). */
-function raw(
-  url: string,
-  method: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { raw } from '../helpers/raw-http.js';
 
 describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
   let app: INestApplication;
