@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadAppConfig } from './app-config.js';
+import { loadAppConfig, loadHttpAdapter } from './app-config.js';
 
 const load = (env: Record<string, string>) => loadAppConfig((name) => env[name]);
 
@@ -40,5 +40,23 @@ describe('loadAppConfig', () => {
       email: 'admin@example.com',
       password: 'password-1',
     });
+  });
+});
+
+describe('loadHttpAdapter', () => {
+  const adapter = (env: Record<string, string>) => loadHttpAdapter((name) => env[name]);
+
+  it('is express unless HTTP_ADAPTER says fastify', () => {
+    expect(adapter({})).toBe('express');
+    expect(adapter({ HTTP_ADAPTER: '' })).toBe('express');
+    expect(adapter({ HTTP_ADAPTER: 'express' })).toBe('express');
+    expect(adapter({ HTTP_ADAPTER: 'fastify' })).toBe('fastify');
+    expect(adapter({ HTTP_ADAPTER: ' Fastify ' })).toBe('fastify');
+  });
+
+  it('names the variable of an invalid value', () => {
+    expect(() => adapter({ HTTP_ADAPTER: 'koa' })).toThrow(
+      /^HTTP_ADAPTER: expected express or fastify, got "koa"$/,
+    );
   });
 });

@@ -15,6 +15,12 @@ export interface AppConfig {
   throttle: { enabled: boolean; limit: number; ttlSeconds: number };
 }
 
+/** The HTTP platforms the sample application runs on. */
+export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
+
+/** One of {@link HTTP_ADAPTERS}. */
+export type HttpAdapterName = (typeof HTTP_ADAPTERS)[number];
+
 /** Injection token of {@link AppConfig}. */
 export const APP_CONFIG = 'APP:CONFIG';
 
@@ -49,6 +55,23 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['true', '1', 'yes', 'on'].includes(raw)) return true;
   if (['false', '0', 'no', 'off'].includes(raw)) return false;
   throw new AppConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+/**
+ * Reads `HTTP_ADAPTER`: `express` (the default) or `fastify`, in any case. It is read before the application
+ * is created (the platform is chosen then), so it is not part of {@link AppConfig}.
+ *
+ * @throws {AppConfigError} naming `HTTP_ADAPTER` for any other value.
+ * @example loadHttpAdapter((name) => ({ HTTP_ADAPTER: 'fastify' })[name]) // 'fastify'
+ */
+export function loadHttpAdapter(env: Env = (name) => process.env[name]): HttpAdapterName {
+  const raw = text(env, 'HTTP_ADAPTER')?.toLowerCase();
+  if (raw === undefined) return 'express';
+  const adapter = HTTP_ADAPTERS.find((name) => name === raw);
+  if (adapter === undefined) {
+    throw new AppConfigError('HTTP_ADAPTER', `expected ${HTTP_ADAPTERS.join(' or ')}, got "${raw}"`);
+  }
+  return adapter;
 }
 
 /** Reads and validates the application's environment. */
