@@ -1,15 +1,12 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
-import { setupApp } from './app.setup.js';
+import { createApp, listenOnAllInterfaces } from './app.factory.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule);
-  setupApp(app);
+  const app = await createApp();
   const { port } = app.get<AppConfig>(APP_CONFIG);
-  await app.listen(port);
+  await listenOnAllInterfaces(app, port);
   Logger.log(`Listening on http://localhost:${port} (API documentation at /docs)`, 'Bootstrap');
 }
 

@@ -1,22 +1,32 @@
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppModule } from '../../src/app.module.js';
-import { setupApp } from '../../src/app.setup.js';
+import { createApp } from '../../src/app.factory.js';
+import type { HttpAdapterName } from '../../src/config/app-config.js';
 import { createTestDatabase } from './postgres.js';
 import { spawnRedis, type OwnedRedis } from './redis.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 export type CacheKind = 'memory' | 'redis';
+export type { HttpAdapterName };
+
+/** Both HTTP platforms, for `describe.each`. */
+export const ADAPTERS: readonly HttpAdapterName[] = ['express', 'fastify'];
+
+/** Options of {@link startSampleApp}. */
+export interface SampleAppOptions {
+  /** The HTTP platform. @default the environment's choice, as main.ts reads it, else `express` */
+  adapter?: HttpAdapterName;
+}
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' };
 
 export interface SampleApp {
   app: INestApplication;
+  adapter: HttpAdapterName;
   url: string;
   databaseUrl: string;
   redis: OwnedRedis | undefined;
@@ -24,13 +34,15 @@ export interface SampleApp {
 }
 
 /**
- * Starts the sample application in this process on a free port, with its own database (a temporary SQLite
- * file, or a fresh PostgreSQL database) and, for the Redis backend, its own redis-server.
+ * Starts the sample application in this process on a free port, created as main.ts creates it (`createApp`,
+ * on Express or Fastify), with its own database (a temporary SQLite file, or a fresh PostgreSQL database)
+ * and, for the Redis backend, its own redis-server.
  */
 export async function startSampleApp(
   database: DatabaseKind,
   cache: CacheKind,
   env: Record<string, string> = {},
+  options: SampleAppOptions = {},
 ): Promise<SampleApp> {
   const cleanups: Array<() => Promise<void> | void> = [];
   let databaseUrl: string;
@@ -68,18 +80,18 @@ export async function startSampleApp(
   Object.assign(process.env, settings);
   let app: INestApplication;
   try {
-    app = await NestFactory.create(AppModule, { logger: ['error', 'warn'], abortOnError: false });
+    app = await createApp({ adapter: options.adapter, logger: ['error', 'warn'], abortOnError: false });
   } finally {
     for (const [name, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
   }
-  setupApp(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return {
     app,
+    adapter: app.getHttpAdapter().getType() === 'fastify' ? 'fastify' : 'express',
     url: `http://127.0.0.1:${port}`,
     databaseUrl,
     redis,
