@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, Api, startSampleApp, type SampleApp } from '../helpers/sample-app.js';
+import { ADAPTERS, ADMIN, Api, startSampleApp, type SampleApp } from '../helpers/sample-app.js';
 
 /**
  * What a shared cache in front of the app (a CDN, a reverse proxy) may store: never one user's error for
  * another. Stock Varnish does not treat `X-API-Key` as a credential and stores a 404 for 120 s.
  */
-describe('responses of cached routes that the cache does not store', () => {
+describe.each(ADAPTERS)('responses of cached routes that the cache does not store, on %s', (adapter) => {
   let sample: SampleApp;
   let api: Api;
 
   beforeAll(async () => {
-    sample = await startSampleApp('sqlite', 'memory');
+    sample = await startSampleApp('sqlite', 'memory', {}, { adapter });
     api = new Api(sample.url);
   });
   afterAll(async () => {
