@@ -15,6 +15,7 @@ import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AppConfigModule } from './config/app-config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthController } from './health/health.controller.js';
+import { PublicProfileController } from './users/public-profile.controller.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersService } from './users/users.service.js';
 import { UserStatsService } from './users/user-stats.service.js';
@@ -43,7 +44,13 @@ import { UserStatsService } from './users/user-stats.service.js';
     }),
   ],
   // The API-keys routes (/users/keys/...) are registered before /users/:id.
-  controllers: [AuthController, ApiKeysController, UsersController, HealthController],
+  controllers: [
+    AuthController,
+    ApiKeysController,
+    UsersController,
+    PublicProfileController,
+    HealthController,
+  ],
   providers: [
     UsersService,
     UserStatsService,

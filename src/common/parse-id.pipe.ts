@@ -2,6 +2,11 @@ import { BadRequestException, Injectable, type ArgumentMetadata, type PipeTransf
 
 const CANONICAL_ID = /^[1-9]\d{0,14}$/;
 
+/** Whether `value` is an id as {@link ParseIdPipe} accepts it: a positive integer written the canonical way. */
+export function isCanonicalId(value: string): boolean {
+  return CANONICAL_ID.test(value);
+}
+
 /**
  * A positive integer id written the one canonical way (`7`, never `007` or `+7`): every id has exactly one
  * spelling, so it has exactly one cache key. Anything else is a 400.

@@ -21,6 +21,12 @@ export class ProfileView {
   @ApiProperty() lastName!: string;
 }
 
+/** What `GET /users/:id/public` answers to anyone: the id and the display name, nothing else. */
+export class PublicProfileView {
+  @ApiProperty() id!: number;
+  @ApiProperty({ description: 'First and last name' }) name!: string;
+}
+
 export class UsersPage {
   @ApiProperty({ type: [UserView] }) items!: UserView[];
   @ApiProperty() total!: number;
@@ -55,4 +61,8 @@ export function toUserView(row: UserRow): UserView {
 
 export function toProfileView(row: UserRow): ProfileView {
   return { email: row.email, firstName: row.first_name, lastName: row.last_name };
+}
+
+export function toPublicProfileView(row: UserRow): PublicProfileView {
+  return { id: Number(row.id), name: `${row.first_name} ${row.last_name}` };
 }

@@ -15,8 +15,10 @@ import { USER_STATS_TAG } from './user-stats.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import {
   toProfileView,
+  toPublicProfileView,
   toUserView,
   type ProfileView,
+  type PublicProfileView,
   type Role,
   type UserRow,
   type UsersPage,
@@ -99,6 +101,10 @@ export class UsersService implements OnApplicationBootstrap {
 
   async profile(id: number): Promise<ProfileView> {
     return toProfileView(await this.require(id));
+  }
+
+  async publicProfile(id: number): Promise<PublicProfileView> {
+    return toPublicProfileView(await this.require(id));
   }
 
   async list(page: number, size: number): Promise<UsersPage> {
