@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheBackend } from './engine/cache-backend.js';
@@ -13,6 +13,7 @@ import {
 } from './cache.module-definition.js';
 import type { CacheModuleOptions } from './cache-options.interface.js';
 import { CacheRoutePruner } from './http/cache-route-pruner.js';
+import { EarlyAnswers } from './http/early-answers.js';
 import { CacheStatusService } from './observability/cache-status.service.js';
 import { CacheStatsService } from './observability/cache-stats.service.js';
 import { CacheMetricsExporter } from './observability/cache-metrics.exporter.js';
@@ -52,6 +53,7 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
     CacheInterceptor,
     InvalidateCacheInterceptor,
     CacheRoutePruner,
+    EarlyAnswers,
     CacheStatusService,
     CacheStatsService,
     CacheMetricsExporter,
@@ -74,13 +76,20 @@ function optionsFromConfig(config: ConfigService | undefined): CacheModuleOption
   ],
 })
 export class CacheModule extends ConfigurableCacheModule implements NestModule {
-  constructor(private readonly pruner: CacheRoutePruner) {
+  constructor(
+    private readonly pruner: CacheRoutePruner,
+    private readonly early: EarlyAnswers,
+  ) {
     super();
   }
 
-  /** Called by Nest right before it registers routes (see {@link CacheRoutePruner}). */
-  configure(): void {
+  /**
+   * Called by Nest right before it registers routes: unbinds the interceptor when caching is disabled (see
+   * {@link CacheRoutePruner}) and registers the early path of public routes (see {@link EarlyAnswers}).
+   */
+  configure(consumer: MiddlewareConsumer): void {
     this.pruner.unbindForRouteRegistration();
+    this.early.register(consumer);
   }
 
   /** Explicit options; the environment is not read. */

@@ -33,8 +33,9 @@ const id = new ParseIdPipe();
 
 /**
  * A user's public profile: the same response for every caller, with or without credentials (no guard), so
- * browsers, reverse proxies and CDNs may share it (`public: true`). A controller of its own because the guards
- * of `UsersController` cover every route of that class.
+ * browsers, reverse proxies and CDNs may share it (`public: true`). Shared caches may serve it for 5 s without
+ * asking (`s-maxage=5`), so a rename reaches a CDN's readers at most 5 s late; browsers revalidate every time.
+ * A controller of its own because the guards of `UsersController` cover every route of that class.
  */
 @ApiTags('users')
 @Controller('users')
@@ -42,7 +43,7 @@ export class PublicProfileController {
   constructor(private readonly users: UsersService) {}
 
   @Get(':id/public')
-  @Cached({ namespace: 'profile', keyBuilder: publicProfileKeyBuilder, public: true })
+  @Cached({ namespace: 'profile', keyBuilder: publicProfileKeyBuilder, public: true, sharedMaxAge: 5 })
   @ApiOkResponse({ type: PublicProfileView })
   @ApiBadRequestResponse({ description: 'The id is not a positive integer written the canonical way' })
   @ApiNotFoundResponse({ description: 'No such user' })

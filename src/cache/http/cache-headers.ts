@@ -1,4 +1,6 @@
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import type { StoredResponse } from '../stores/cache-store.interface.js';
+import { ifNoneMatchHits } from './etag.js';
 import type { CacheRequest } from './cache-key.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
@@ -65,6 +67,28 @@ export class CacheHeaders {
     if (access.header(res, 'cache-control') !== undefined) return;
     const isPrivate = plan.userScoped || this.carriesCredentials(request);
     access.setHeader(res, 'cache-control', isPrivate ? 'private, no-store' : 'no-store');
+  }
+
+  /** Answers with a stored entry: its status, type and body, described, or `304` when `If-None-Match` hits. */
+  answer(
+    access: ResponseAccess,
+    res: object,
+    plan: RoutePlan,
+    request: CacheRequest,
+    entry: StoredResponse,
+    label: 'HIT' | 'STALE',
+    send: SendFunction,
+  ): unknown {
+    access.setStatus(res, entry.status);
+    if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
+    else access.setHeader(res, 'content-type', entry.contentType);
+    this.describe(access, res, plan, request, label, entry.etag, entry.expiresAt);
+    if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
+      return this.notModified(access, res, send);
+    }
+    return send(
+      entry.bodyBytes ?? (entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body),
+    );
   }
 
   /** Answers `304 Not Modified` with no body. */

@@ -5,6 +5,7 @@ import {
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
+  type Type,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { from, mergeMap, type Observable } from 'rxjs';
@@ -21,12 +22,13 @@ import { CachedExchange } from './cached-exchange.js';
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor } from './response-access.js';
 import { compileRoutePlan, handlesResponseItself, type RoutePlan } from './route-plan.js';
+import { takeEarlyLookup } from './early-lookup.js';
 
 /** Resolved entry keys remembered per route (then forgotten all at once): bounded memory for µs per hit. */
 const KEY_MEMO_SIZE = 1_000;
 
 /** A request's entry key, its id in the route's memo, and whether it came from the memo. */
-interface ResolvedKey {
+export interface ResolvedKey {
   readonly key: EntryKey;
   readonly id: string;
   readonly known: boolean;
@@ -71,15 +73,15 @@ export class CacheInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<CacheRequest & { [INTERCEPTED]?: true }>();
     const method = request.method;
     if ((method !== 'GET' && method !== 'HEAD') || request[INTERCEPTED] === true) return next.handle();
+    const early = takeEarlyLookup(request, plan);
+    if (early !== undefined) {
+      // Looked up before the router (a public route's miss): compute with the ticket taken there.
+      request[INTERCEPTED] = true;
+      return this.exchange(context, next, plan, request, early.key).run(early.acquired);
+    }
     if (!this.isRequestCacheable(context, request)) return next.handle();
     request[INTERCEPTED] = true;
-    const keyContext = new RequestKeyContext(
-      request,
-      plan.namespace,
-      plan.className,
-      plan.handlerName,
-      this.options.userId,
-    );
+    const keyContext = this.keyContextOf(plan, request);
     let built: unknown;
     try {
       built = plan.keyBuilder(keyContext);
@@ -112,8 +114,14 @@ export class CacheInterceptor implements NestInterceptor {
 
   /** The route's plan, or `undefined` when the route is not cacheable. Computed once per handler. */
   protected planFor(context: ExecutionContext): RoutePlan | undefined {
-    const controller = context.getClass();
-    const handler = context.getHandler();
+    return this.planOf(context.getClass(), context.getHandler());
+  }
+
+  /**
+   * The plan of a handler of a controller class, compiled once and shared by every path that serves it (the
+   * interceptor, and public routes answered before the router).
+   */
+  planOf(controller: Type, handler: object): RoutePlan | undefined {
     let byHandler = this.plans.get(controller);
     if (byHandler === undefined) {
       byHandler = new Map();
@@ -121,15 +129,13 @@ export class CacheInterceptor implements NestInterceptor {
     }
     let plan = byHandler.get(handler);
     if (plan === undefined) {
-      plan = this.compilePlan(context) ?? null;
+      plan = this.compilePlan(controller, handler as (...args: unknown[]) => unknown) ?? null;
       byHandler.set(handler, plan);
     }
     return plan ?? undefined;
   }
 
-  private compilePlan(context: ExecutionContext): RoutePlan | undefined {
-    const controller = context.getClass();
-    const handler = context.getHandler();
+  private compilePlan(controller: Type, handler: (...args: unknown[]) => unknown): RoutePlan | undefined {
     const cached = this.reflector.getAllAndOverride(CACHED_METADATA, [handler, controller]);
     if (cached === undefined) return undefined;
     if (handlesResponseItself(controller, handler.name)) {
@@ -144,6 +150,46 @@ export class CacheInterceptor implements NestInterceptor {
       this.logger.error(`${errorMessage(error)}; the route is served uncached`);
       return undefined;
     }
+  }
+
+  /**
+   * The entry key of a request on a route (its key builder's, with the route's tags), `undefined` when the
+   * builder declines or fails (the interceptor then logs it once and serves the request uncached).
+   */
+  keyOf(plan: RoutePlan, request: CacheRequest): ResolvedKey | undefined | Promise<ResolvedKey | undefined> {
+    const keyContext = this.keyContextOf(plan, request);
+    let built: unknown;
+    try {
+      built = plan.keyBuilder(keyContext);
+    } catch {
+      return undefined;
+    }
+    const resolve = (key: unknown): ResolvedKey | undefined => {
+      if (typeof key !== 'string') return undefined;
+      try {
+        return this.entryKeyOf(plan, key, keyContext);
+      } catch {
+        return undefined;
+      }
+    };
+    return isPromise(built) ? built.then(resolve, () => undefined) : resolve(built);
+  }
+
+  /** Looks the request's entry up (or takes the ticket to compute it), remembering the keys of hits. */
+  acquire(plan: RoutePlan, resolved: ResolvedKey, mode: AccessMode): Acquired | Promise<Acquired> {
+    const acquired = this.engine.acquire(resolved.key, plan.policy, mode);
+    if (isPromise(acquired)) return acquired.then((found) => this.remember(plan, resolved, found));
+    return this.remember(plan, resolved, acquired);
+  }
+
+  private keyContextOf(plan: RoutePlan, request: CacheRequest): RequestKeyContext {
+    return new RequestKeyContext(
+      request,
+      plan.namespace,
+      plan.className,
+      plan.handlerName,
+      this.options.userId,
+    );
   }
 
   /** Serves the request uncached; the route's first failure is logged (not every request's). */
@@ -182,21 +228,21 @@ export class CacheInterceptor implements NestInterceptor {
       read: !directives.noStore && !directives.noCache,
       write: !directives.noStore && request.method === 'GET',
     };
+    const exchange = this.exchange(context, next, plan, request, key);
+    const acquired = this.acquire(plan, resolved, mode);
+    if (isPromise(acquired)) return from(acquired).pipe(mergeMap((found) => exchange.run(found)));
+    return exchange.run(acquired);
+  }
+
+  private exchange(
+    context: ExecutionContext,
+    next: CallHandler,
+    plan: RoutePlan,
+    request: CacheRequest,
+    key: EntryKey,
+  ): CachedExchange {
     const res = context.switchToHttp().getResponse<object>();
-    const exchange = new CachedExchange(
-      next,
-      plan,
-      request,
-      res,
-      responseAccessFor(res),
-      this.headers,
-      key.key,
-    );
-    const acquired = this.engine.acquire(key, plan.policy, mode);
-    if (isPromise(acquired)) {
-      return from(acquired).pipe(mergeMap((found) => exchange.run(this.remember(plan, resolved, found))));
-    }
-    return exchange.run(this.remember(plan, resolved, acquired));
+    return new CachedExchange(next, plan, request, res, responseAccessFor(res), this.headers, key.key);
   }
 
   /**

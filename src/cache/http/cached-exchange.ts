@@ -53,17 +53,7 @@ export class CachedExchange {
         this.headers.forbidStore(access, res, plan, request);
         return send(payload);
       }
-      access.setStatus(res, entry.status);
-      if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
-      else access.setHeader(res, 'content-type', entry.contentType);
-      this.headers.describe(access, res, plan, request, label, entry.etag, entry.expiresAt);
-      if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
-        return this.headers.notModified(access, res, send);
-      }
-      return send(
-        entry.bodyBytes ??
-          (entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body),
-      );
+      return this.headers.answer(access, res, plan, request, entry, label, send);
     });
     return of(entry.body ?? null);
   }

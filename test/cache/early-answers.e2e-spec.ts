@@ -1,0 +1,214 @@
+import type { INestApplication } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADAPTERS, Runs } from '../fixtures/cache-fixture.js';
+import { Pipeline, startEarlyApp, type CollectingLogger } from '../fixtures/early-answers-fixture.js';
+import { raw, type RawResponse } from '../helpers/raw-http.js';
+import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
+
+/** What a client sees of an answer, without the headers that differ between any two responses. */
+function seen(res: RawResponse): Record<string, unknown> {
+  const { date: _date, 'x-request-id': _id, connection: _c, 'keep-alive': _k, ...headers } = res.headers;
+  return { status: res.status, headers, body: res.body };
+}
+
+function pipelineRuns(pipeline: Pipeline): number {
+  return pipeline.guards + pipeline.pipes + pipeline.interceptors;
+}
+
+describe.each(ADAPTERS)('public routes answered before the router on %s (memory)', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+  let logger: CollectingLogger;
+  let runs: Runs;
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    ({ app, url, logger } = await startEarlyApp(adapter, { enabled: true, keyPrefix: `early-${adapter}` }));
+    runs = app.get(Runs);
+    pipeline = app.get(Pipeline);
+  });
+  afterAll(async () => app.close());
+
+  it('logs which public routes are answered early and, for the others, why not', () => {
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(/EarlyController\.profile .*answered before the router/),
+    );
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(/EarlyController\.guarded is answered after the router: a guard is bound to it/),
+    );
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(/GuardedController\.get is answered after the router: a guard is bound to it/),
+    );
+    expect(logger.lines.some((line) => line.includes('EarlyController.notPublic'))).toBe(false);
+  });
+
+  it('answers a HIT without running guards, pipes or interceptors, and a MISS through them', async () => {
+    const before = pipelineRuns(pipeline);
+    const miss = await raw(`${url}/early/profiles/1`);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    const afterMiss = pipelineRuns(pipeline);
+    expect(afterMiss).toBeGreaterThan(before);
+    const hit = await raw(`${url}/early/profiles/1`);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(pipelineRuns(pipeline)).toBe(afterMiss);
+    expect(runs.of('profile:1')).toBe(1);
+    expect(hit.body).toBe(miss.body);
+  });
+
+  it('sends exactly what the normal path sends: status, headers, body, 304 and HEAD', async () => {
+    await raw(`${url}/early/profiles/2`);
+    await raw(`${url}/early/guarded/2`);
+    const early = await raw(`${url}/early/profiles/2`);
+    const normal = await raw(`${url}/early/guarded/2`);
+    expect(normal.headers['x-cache']).toBe('HIT');
+    expect(seen(early)).toEqual(seen(normal));
+    expect(early.headers['cache-control']).toBe('public, max-age=0, s-maxage=30');
+    const etag = String(early.headers['etag']);
+    const before = pipelineRuns(pipeline);
+    const earlyNotModified = await raw(`${url}/early/profiles/2`, 'GET', { 'if-none-match': etag });
+    expect(pipelineRuns(pipeline)).toBe(before);
+    const normalNotModified = await raw(`${url}/early/guarded/2`, 'GET', { 'if-none-match': etag });
+    expect(earlyNotModified.status).toBe(304);
+    expect(seen(earlyNotModified)).toEqual(seen(normalNotModified));
+    const earlyHead = await raw(`${url}/early/profiles/2`, 'HEAD');
+    const normalHead = await raw(`${url}/early/guarded/2`, 'HEAD');
+    expect(earlyHead.body).toBe('');
+    expect(seen(earlyHead)).toEqual(seen(normalHead));
+    const withCredentials = await raw(`${url}/early/profiles/2`, 'GET', { authorization: 'Bearer x' });
+    expect(withCredentials.headers['cache-control']).toBe('public, max-age=0, s-maxage=30');
+    expect(withCredentials.body).toBe(early.body);
+  });
+
+  it('keeps application middleware and hooks registered before it', async () => {
+    await raw(`${url}/early/profiles/3`);
+    const hit = await raw(`${url}/early/profiles/3`);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['x-request-id']).toMatch(/^\d+$/);
+  });
+
+  it('leaves no-cache and no-store requests to the normal path', async () => {
+    await raw(`${url}/early/profiles/4`);
+    const before = pipeline.interceptors;
+    const refreshed = await raw(`${url}/early/profiles/4`, 'GET', { 'cache-control': 'no-cache' });
+    expect(refreshed.headers['x-cache']).toBe('MISS');
+    expect(runs.of('profile:4')).toBe(2);
+    const noStore = await raw(`${url}/early/profiles/4`, 'GET', { 'cache-control': 'no-store' });
+    expect(noStore.headers['x-cache']).toBe('MISS');
+    expect(pipeline.interceptors).toBe(before + 2);
+    expect((await raw(`${url}/early/profiles/4`)).body).toContain('"run":2');
+  });
+
+  it('never answers a guarded route early (method or controller guard)', async () => {
+    await raw(`${url}/early/guarded/5`);
+    await raw(`${url}/early-guarded/5`);
+    const guards = pipeline.guards;
+    expect((await raw(`${url}/early/guarded/5`)).headers['x-cache']).toBe('HIT');
+    expect((await raw(`${url}/early-guarded/5`)).headers['x-cache']).toBe('HIT');
+    expect(pipeline.guards).toBe(guards + 2);
+  });
+
+  it('coalesces concurrent misses that were looked up early: the handler runs once', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => raw(`${url}/early/slow/6`)));
+    expect(runs.of('slow:6')).toBe(1);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+  });
+
+  it('sees an invalidation at once', async () => {
+    const { InvalidationService } = await import('../../src/cache/index.js');
+    await raw(`${url}/early/profiles/7`);
+    await app.get(InvalidationService).invalidateNamespace('profiles');
+    const after = await raw(`${url}/early/profiles/7`);
+    expect(after.headers['x-cache']).toBe('MISS');
+    expect(runs.of('profile:7')).toBe(2);
+  });
+});
+
+describe.each(ADAPTERS)('public routes with a global guard or prefix on %s', (adapter) => {
+  it('answers nothing early when a global guard is bound, and says so', async () => {
+    const { app, url, logger } = await startEarlyApp(
+      adapter,
+      { enabled: true, keyPrefix: `early-guard-${adapter}` },
+      { globalGuard: true },
+    );
+    try {
+      const pipeline = app.get(Pipeline);
+      await raw(`${url}/early/profiles/1`);
+      const guards = pipeline.guards;
+      expect((await raw(`${url}/early/profiles/1`)).headers['x-cache']).toBe('HIT');
+      expect(pipeline.guards).toBe(guards + 1);
+      expect(logger.lines).toContainEqual(
+        expect.stringMatching(
+          /EarlyController\.profile is answered after the router: a global guard is bound/,
+        ),
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers early under a global prefix', async () => {
+    const { app, url } = await startEarlyApp(
+      adapter,
+      { enabled: true, keyPrefix: `early-prefix-${adapter}` },
+      { globalPrefix: 'api' },
+    );
+    try {
+      const pipeline = app.get(Pipeline);
+      await raw(`${url}/api/early/profiles/1`);
+      const before = pipelineRuns(pipeline);
+      const hit = await raw(`${url}/api/early/profiles/1`);
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(pipelineRuns(pipeline)).toBe(before);
+      expect((await raw(`${url}/early/profiles/1`)).status).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('costs nothing and answers nothing early when caching is disabled', async () => {
+    const { app, url, logger } = await startEarlyApp(adapter, { enabled: false });
+    try {
+      const first = await raw(`${url}/early/profiles/1`);
+      expect(first.headers['x-cache']).toBeUndefined();
+      expect((await raw(`${url}/early/profiles/1`)).body).toContain('"run":2');
+      expect(logger.lines.some((line) => line.includes('answered before the router'))).toBe(false);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+const skipRedis = skipWithoutRedis('early answers with Redis', canSpawnRedis());
+
+describe.skipIf(skipRedis).each(ADAPTERS)('public routes answered early from Redis on %s', (adapter) => {
+  let redis: OwnedRedis;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    redis = await spawnRedis();
+    ({ app, url } = await startEarlyApp(adapter, {
+      enabled: true,
+      keyPrefix: `early-redis-${adapter}`,
+      redis: { enabled: true, url: redis.url },
+    }));
+  });
+  afterAll(async () => {
+    await app.close();
+    await redis.stop();
+  });
+
+  it('answers HITs early from Redis and computes misses once', async () => {
+    const pipeline = app.get(Pipeline);
+    const runs = app.get(Runs);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => raw(`${url}/early/slow/1`)));
+    expect(runs.of('slow:1')).toBe(1);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const before = pipelineRuns(pipeline);
+    const hit = await raw(`${url}/early/slow/1`);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(pipelineRuns(pipeline)).toBe(before);
+    expect(hit.body).toBe(answers[0]?.body);
+  });
+});
