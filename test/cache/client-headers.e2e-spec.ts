@@ -160,6 +160,26 @@ describe.each(ADAPTERS)('headers for browsers, proxies and CDNs on %s', (adapter
     expect(notModified.status).toBe(304);
   });
 
+  it('marks a guard’s refusal private when the request carries credentials (the interceptor never runs)', async () => {
+    const refused = await raw(`${url}/h/guarded/a`, 'GET', { 'x-deny': '1', 'x-api-key': 'k' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['cache-control']).toBe('private, no-store');
+    const anonymousRefused = await raw(`${url}/h/guarded/a`, 'GET', { 'x-deny': '1' });
+    expect(anonymousRefused.status).toBe(401);
+    expect(anonymousRefused.headers['cache-control']).toBeUndefined();
+    const userRefused = await raw(`${url}/h/guarded-me`, 'GET', { 'x-deny': '1' });
+    expect(userRefused.headers['cache-control']).toBe('private, no-store');
+    const allowed = await raw(`${url}/h/guarded/a`, 'GET', { 'x-api-key': 'k' });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers['cache-control']).toBe('private, no-cache');
+    const again = await raw(`${url}/h/guarded/a`, 'GET', { 'x-api-key': 'k' });
+    expect(again.headers['x-cache']).toBe('HIT');
+    expect(again.headers['cache-control']).toBe('private, no-cache');
+    expect((await raw(`${url}/h/guarded/a`)).headers['cache-control']).toBe('no-cache');
+    const mine = await raw(`${url}/h/guarded-me`, 'GET', { 'x-user': '3' });
+    expect(mine.headers['cache-control']).toBe('private, no-cache');
+  });
+
   it('forbids storing what it does not store: errors are no-store, private with credentials', async () => {
     const anonymous = await raw(`${url}/h/missing/a`);
     expect(anonymous.status).toBe(404);

@@ -8,6 +8,7 @@ import { acceptsCompression } from './accept-encoding.js';
 import { cacheControlOf } from './client-lifetime.js';
 
 const ACCEPT_ENCODING: readonly string[] = ['Accept-Encoding'];
+const PRESET = 'private, no-store';
 
 /** The cache's response headers: status, validators, lifetime, `Vary`; and `304` answers. */
 export class CacheHeaders {
@@ -67,6 +68,22 @@ export class CacheHeaders {
     if (access.header(res, 'cache-control') !== undefined) return;
     const isPrivate = plan.userScoped || this.carriesCredentials(request);
     access.setHeader(res, 'cache-control', isPrivate ? 'private, no-store' : 'no-store');
+  }
+
+  /**
+   * Before the guards run: a request with credentials (or on a user-scoped route) gets `private, no-store` at
+   * once, so a response the cache never sees (a guard's `401`/`403`) is not stored downstream either. Returns
+   * whether it did; {@link clearPreset} takes it back once the request reaches the interceptor.
+   */
+  presetPrivate(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): boolean {
+    if (plan.lifetime.public || !(plan.userScoped || this.carriesCredentials(request))) return false;
+    access.setHeader(res, 'cache-control', PRESET);
+    return true;
+  }
+
+  /** Removes the header {@link presetPrivate} set, unless something replaced it since. */
+  clearPreset(access: ResponseAccess, res: object): void {
+    if (access.header(res, 'cache-control') === PRESET) access.removeHeader(res, 'cache-control');
   }
 
   /** Answers with a stored entry: its status, type and body, described, or `304` when `If-None-Match` hits. */

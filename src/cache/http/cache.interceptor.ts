@@ -22,7 +22,7 @@ import { CachedExchange } from './cached-exchange.js';
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor } from './response-access.js';
 import { compileRoutePlan, handlesResponseItself, type RoutePlan } from './route-plan.js';
-import { takeEarlyLookup } from './early-lookup.js';
+import { takeEarlyLookup, takePreset } from './early-lookup.js';
 
 /** Resolved entry keys remembered per route (then forgotten all at once): bounded memory for µs per hit. */
 const KEY_MEMO_SIZE = 1_000;
@@ -73,6 +73,12 @@ export class CacheInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<CacheRequest & { [INTERCEPTED]?: true }>();
     const method = request.method;
     if ((method !== 'GET' && method !== 'HEAD') || request[INTERCEPTED] === true) return next.handle();
+    if (takePreset(request)) {
+      this.headers.clearPreset(
+        responseAccessFor(context.switchToHttp().getResponse<object>()),
+        context.switchToHttp().getResponse<object>(),
+      );
+    }
     const early = takeEarlyLookup(request, plan);
     if (early !== undefined) {
       // Looked up before the router (a public route's miss): compute with the ticket taken there.

@@ -4,7 +4,7 @@ import { CacheEngine, type Acquired } from '../engine/cache-engine.js';
 import { CacheInterceptor, type ResolvedKey } from './cache.interceptor.js';
 import type { CacheRequest } from './cache-key.js';
 import { CacheHeaders } from './cache-headers.js';
-import { leaveEarlyLookup } from './early-lookup.js';
+import { leaveEarlyLookup, markPreset } from './early-lookup.js';
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor, type SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
@@ -53,10 +53,18 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
+/** The route a Fastify request was routed to, among `byPath` (by its path pattern). */
+function routeOf(byPath: Map<string, EarlyRoute>, request: FastifyLikeRequest): EarlyRoute | undefined {
+  const url = request.routeOptions?.url;
+  if (url === undefined) return undefined;
+  return byPath.get(url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url);
+}
+
 /** Nest's `ApplicationConfig`, reached through the container that every module holds. */
 function applicationSettings(modules: ModulesContainer): ApplicationSettings | undefined {
   for (const module of modules.values()) {
-    const config = (module as { container?: { applicationConfig?: unknown } }).container?.applicationConfig;
+    const config = (module as unknown as { container?: { applicationConfig?: unknown } }).container
+      ?.applicationConfig;
     const candidate = config as Partial<ApplicationSettings> | undefined;
     if (
       typeof candidate?.getGlobalGuards === 'function' &&
@@ -106,17 +114,57 @@ export class EarlyAnswers {
     for (const { name, reason } of survey.refused) {
       this.logger.log(`Public route ${name} is answered after the router: ${reason}`);
     }
-    if (survey.early.length === 0) return;
     const type = adapter.getType();
-    if (type === 'express') this.registerExpress(consumer, survey.early);
-    else if (type === 'fastify')
-      this.registerFastify(adapter.getInstance() as FastifyLikeInstance, survey.early);
-    else return;
+    if (type === 'express') {
+      this.presetExpress(consumer, survey.cached);
+      this.registerExpress(consumer, survey.early);
+    } else if (type === 'fastify') {
+      const instance = adapter.getInstance() as FastifyLikeInstance;
+      this.presetFastify(instance, survey.cached);
+      this.registerFastify(instance, survey.early);
+    } else {
+      return;
+    }
     for (const route of survey.early) {
       this.logger.log(
         `Public route ${route.name} (${route.routerPaths.join(', ')}) is answered before the router`,
       );
     }
+  }
+
+  /** Marks credentialed requests of cached routes private before the guards run (see `presetPrivate`). */
+  private preset(route: EarlyRoute, request: CacheRequest, res: object): void {
+    const plan = this.interceptor.planOf(route.controller, route.handler);
+    if (plan !== undefined && this.headers.presetPrivate(responseAccessFor(res), res, plan, request)) {
+      markPreset(request);
+    }
+  }
+
+  private presetExpress(consumer: MiddlewareConsumer, routes: EarlyRoute[]): void {
+    for (const route of routes) {
+      if (this.interceptor.planOf(route.controller, route.handler)?.lifetime.public !== false) continue;
+      const middleware = (req: CacheRequest, res: object, next: Next): void => {
+        this.preset(route, req, res);
+        next();
+      };
+      consumer
+        .apply(middleware)
+        .forRoutes(...route.paths.map((path) => ({ path, method: RequestMethod.GET })));
+    }
+  }
+
+  private presetFastify(instance: FastifyLikeInstance, routes: EarlyRoute[]): void {
+    const byPath = new Map<string, EarlyRoute>();
+    for (const route of routes) {
+      if (this.interceptor.planOf(route.controller, route.handler)?.lifetime.public !== false) continue;
+      for (const path of route.routerPaths) byPath.set(path, route);
+    }
+    if (byPath.size === 0) return;
+    instance.addHook('onRequest', (request, reply, done) => {
+      const route = routeOf(byPath, request);
+      if (route !== undefined) this.preset(route, request, reply);
+      done();
+    });
   }
 
   private registerExpress(consumer: MiddlewareConsumer, routes: EarlyRoute[]): void {
@@ -131,14 +179,11 @@ export class EarlyAnswers {
   }
 
   private registerFastify(instance: FastifyLikeInstance, routes: EarlyRoute[]): void {
+    if (routes.length === 0) return;
     const byPath = new Map<string, EarlyRoute>();
     for (const route of routes) for (const path of route.routerPaths) byPath.set(path, route);
     instance.addHook('onRequest', (request, reply, done) => {
-      const url = request.routeOptions?.url;
-      const route =
-        url === undefined
-          ? undefined
-          : byPath.get(url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url);
+      const route = routeOf(byPath, request);
       if (route === undefined) return done();
       this.serve(route, {
         request,

@@ -12,8 +12,25 @@ export interface EarlyLookup {
   readonly acquired: Extract<Acquired, { kind: 'compute' }>;
 }
 
+/** Marks a request whose response got `private, no-store` before the guards ran. */
+const PRESET = Symbol('HTTP_CACHE:PRESET_PRIVATE');
+
 interface Carrier {
   [EARLY_LOOKUP]?: EarlyLookup | undefined;
+  [PRESET]?: boolean;
+}
+
+/** Records that the response of `request` was marked private before the guards ran. */
+export function markPreset(request: object): void {
+  (request as Carrier)[PRESET] = true;
+}
+
+/** Whether the response of `request` was marked private before the guards ran (and forgets it). */
+export function takePreset(request: object): boolean {
+  const carrier = request as Carrier;
+  if (carrier[PRESET] !== true) return false;
+  carrier[PRESET] = false;
+  return true;
 }
 
 /**

@@ -35,10 +35,12 @@ export interface EarlyRoute {
   readonly routerPaths: readonly string[];
 }
 
-/** The public routes, answered early or not, with the reason. */
+/** The public routes, answered early or not, with the reason; and every cached `GET` route with a plain path. */
 export interface PublicRouteSurvey {
   readonly early: EarlyRoute[];
   readonly refused: Array<{ readonly name: string; readonly reason: string }>;
+  /** Every `@Cached` `GET` route whose paths this module can match (public or not, guarded or not). */
+  readonly cached: EarlyRoute[];
 }
 
 function asList(value: unknown): string[] {
@@ -60,8 +62,10 @@ function isPlainPath(path: string): boolean {
   return path.split('/').every((segment) => !segment.includes(':') || PARAM_SEGMENT.test(segment));
 }
 
-function methodsOf(proto: object): Array<[string, object]> {
-  const found = new Map<string, object>();
+type Method = (...args: unknown[]) => unknown;
+
+function methodsOf(proto: object): Array<[string, Method]> {
+  const found = new Map<string, Method>();
   for (
     let p: object | null = proto;
     p !== null && p !== Object.prototype;
@@ -70,7 +74,7 @@ function methodsOf(proto: object): Array<[string, object]> {
     for (const name of Object.getOwnPropertyNames(p)) {
       if (name === 'constructor' || found.has(name)) continue;
       const value = Object.getOwnPropertyDescriptor(p, name)?.value as unknown;
-      if (typeof value === 'function') found.set(name, value);
+      if (typeof value === 'function') found.set(name, value as Method);
     }
   }
   return [...found];
@@ -116,7 +120,8 @@ export function surveyPublicRoutes(
   reflector: Reflector,
   settings: ApplicationSettings | undefined,
 ): PublicRouteSurvey {
-  const survey: PublicRouteSurvey = { early: [], refused: [] };
+  const survey: PublicRouteSurvey = { early: [], refused: [], cached: [] };
+  const prefix = settings?.getGlobalPrefix() ?? '';
   for (const wrapper of discovery.getControllers()) {
     const controller = wrapper.metatype as Type | null | undefined;
     if (typeof controller !== 'function') continue;
@@ -125,23 +130,24 @@ export function surveyPublicRoutes(
       if (Reflect.getMetadata(METHOD_METADATA, handler) !== RequestMethod.GET) continue;
       if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
       const cached = reflector.getAllAndOverride(CACHED_METADATA, [handler, controller]);
-      if (cached?.public !== true) continue;
+      if (cached === undefined) continue;
       const name = `${controller.name}.${method}`;
       const methodPaths = asList(Reflect.getMetadata(PATH_METADATA, handler));
       const paths = controllerPaths.flatMap((c) => methodPaths.map((m) => joinPath(c, m)));
+      const route = { controller, handler, name, paths, routerPaths: paths.map((p) => joinPath(prefix, p)) };
+      const matchable =
+        settings !== undefined &&
+        settings.getVersioning() === undefined &&
+        (settings.getGlobalPrefixOptions().exclude ?? []).length === 0 &&
+        Reflect.getMetadata(HOST_METADATA, controller) === undefined &&
+        Reflect.getMetadata(VERSION_METADATA, controller) === undefined &&
+        Reflect.getMetadata(VERSION_METADATA, handler) === undefined &&
+        paths.every(isPlainPath);
+      if (matchable) survey.cached.push(route);
+      if (cached.public !== true) continue;
       const reason = refusal(controller, handler, method, paths, settings);
-      if (reason !== undefined) {
-        survey.refused.push({ name, reason });
-        continue;
-      }
-      const prefix = settings?.getGlobalPrefix() ?? '';
-      survey.early.push({
-        controller,
-        handler,
-        name,
-        paths,
-        routerPaths: paths.map((path) => joinPath(prefix, path)),
-      });
+      if (reason !== undefined) survey.refused.push({ name, reason });
+      else survey.early.push(route);
     }
   }
   return survey;
