@@ -41,9 +41,11 @@ export async function openDatabase(url: string): Promise<Database> {
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
     db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: openSqliteFile(path) }) });
   } else {
-    db = new Kysely<DatabaseSchema>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }),
-    });
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle client whose connection the server ends (a restart, an administrator) must not crash the process:
+    // the pool drops it and the next query opens a new one.
+    pool.on('error', (error) => new Logger('Database').warn(`PostgreSQL connection lost: ${error.message}`));
+    db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   }
   try {
     await ensureSchema(db, info.dialect);
