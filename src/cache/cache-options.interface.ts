@@ -73,6 +73,14 @@ export interface CacheModuleOptions {
    * @default 0
    */
   clientMaxAge?: number;
+  /**
+   * Response bodies of at least this many bytes with a compressible type (JSON, text, XML, JavaScript) are
+   * stored gzip-compressed, in memory and in Redis. Requests that accept gzip get the stored bytes as they are
+   * (`Content-Encoding: gzip`, an `ETag` of their own, never compressed again by `compression` or
+   * `@fastify/compress`); others get the decompressed body. `false` stores every body as it was sent.
+   * @default 4096
+   */
+  compressAbove?: number | false;
   /** Prefix of every key this module writes; `invalidateAll()` removes only keys under it. @default 'cache' */
   keyPrefix?: string;
   /** Name of the response header that says `HIT` or `MISS`. @default 'X-Cache' */
@@ -136,6 +144,8 @@ export interface ResolvedCacheOptions {
   enabled: boolean;
   defaultTtl: number;
   clientMaxAge: number;
+  /** Smallest body stored compressed, in bytes; `undefined` when compression is off. */
+  compressAbove: number | undefined;
   keyPrefix: string;
   statusHeader: string;
   redis: {

@@ -32,6 +32,7 @@ describe('cacheOptionsFromEnv + resolveCacheOptions: defaults', () => {
     expect(resolved.enabled).toBe(false);
     expect(resolved.defaultTtl).toBe(300);
     expect(resolved.clientMaxAge).toBe(0);
+    expect(resolved.compressAbove).toBe(4096);
     expect(resolved.keyPrefix).toBe('cache');
     expect(resolved.statusHeader).toBe('X-Cache');
     expect(resolved.redis.enabled).toBe(false);
@@ -167,6 +168,11 @@ describe('cacheOptionsFromEnv: valid values', () => {
   it('accepts the bounds of each integer', () => {
     expect(fromEnv({ CACHE_DEFAULT_TTL: '1' }).defaultTtl).toBe(1);
     expect(fromEnv({ CACHE_DEFAULT_TTL: '31536000' }).defaultTtl).toBe(31_536_000);
+    expect(fromEnv({ CACHE_COMPRESS_ABOVE: '2048' }).compressAbove).toBe(2048);
+    expect(fromEnv({ CACHE_COMPRESS_ABOVE: 'off' }).compressAbove).toBe(false);
+    expect(fromEnv({ CACHE_COMPRESS_ABOVE: 'FALSE' }).compressAbove).toBe(false);
+    expect(resolveCacheOptions(fromEnv({ CACHE_COMPRESS_ABOVE: 'off' })).compressAbove).toBeUndefined();
+    expect(resolveCacheOptions({ compressAbove: 1 }).compressAbove).toBe(1);
     expect(fromEnv({ CACHE_CLIENT_MAX_AGE: '0' }).clientMaxAge).toBe(0);
     expect(fromEnv({ CACHE_CLIENT_MAX_AGE: '31536000' }).clientMaxAge).toBe(31_536_000);
     expect(resolveCacheOptions(fromEnv({ CACHE_CLIENT_MAX_AGE: '60' })).clientMaxAge).toBe(60);
@@ -209,6 +215,7 @@ describe('cacheOptionsFromEnv: invalid values', () => {
       '99999999999999999999',
     ],
     CACHE_CLIENT_MAX_AGE: ['-1', '1.5', '60s', 'forever', '31536001'],
+    CACHE_COMPRESS_ABOVE: ['0', '-1', '4kb', 'big', '1.5'],
     CACHE_MEMORY_MAX_ENTRIES: ['0', '-1', 'many', '2.5', '10k'],
     CACHE_MEMORY_MAX_BYTES: ['1023', '0', '-1024', '1kb', '64MB'],
     REDIS_PORT: ['99999', '65536', '0', '-1', 'http', '6379.5', '6379a'],
@@ -436,6 +443,8 @@ describe('resolveCacheOptions: explicit options', () => {
     ['defaultTtl', { defaultTtl: 1.5 }],
     ['defaultTtl', { defaultTtl: Number.NaN }],
     ['clientMaxAge', { clientMaxAge: -1 }],
+    ['compressAbove', { compressAbove: 0 }],
+    ['compressAbove', { compressAbove: 10.5 }],
     ['clientMaxAge', { clientMaxAge: 2.5 }],
     ['keyPrefix', { keyPrefix: 'a:b' }],
     ['keyPrefix', { keyPrefix: '' }],

@@ -10,6 +10,7 @@ export const CACHE_ENV_VARIABLES = [
   'CACHE_ENABLED',
   'CACHE_DEFAULT_TTL',
   'CACHE_CLIENT_MAX_AGE',
+  'CACHE_COMPRESS_ABOVE',
   'CACHE_KEY_PREFIX',
   'CACHE_STATUS_HEADER',
   'CACHE_MEMORY_MAX_ENTRIES',
@@ -35,6 +36,7 @@ const DEFAULTS = {
   enabled: false,
   defaultTtl: 300,
   clientMaxAge: 0,
+  compressAbove: 4096,
   keyPrefix: 'cache',
   statusHeader: 'X-Cache',
   redisHost: 'localhost',
@@ -121,6 +123,7 @@ export function cacheOptionsFromEnv(read: EnvReader = (name) => process.env[name
     enabled: bool(read, 'CACHE_ENABLED'),
     defaultTtl: integer(read, 'CACHE_DEFAULT_TTL', 1, 31_536_000, 'a positive integer'),
     clientMaxAge: integer(read, 'CACHE_CLIENT_MAX_AGE', 0, 31_536_000, 'a non-negative integer (seconds)'),
+    ...compressAboveFromEnv(read),
     keyPrefix,
     statusHeader,
     ...(metrics === 'prometheus' ? { metrics } : {}),
@@ -229,6 +232,22 @@ function maskPassword(url: URL): string {
   return `${url.protocol}//${user}${url.host}${url.pathname}`;
 }
 
+/** `CACHE_COMPRESS_ABOVE`: a size in bytes, or `off` / `false` (not `0`, which would read as "always"). */
+function compressAboveFromEnv(read: EnvReader): Pick<CacheModuleOptions, 'compressAbove'> {
+  const value = text(read, 'CACHE_COMPRESS_ABOVE');
+  if (value === undefined) return {};
+  if (FALSE_WORDS.has(value.toLowerCase()) && value !== '0') return { compressAbove: false };
+  return {
+    compressAbove: integer(
+      read,
+      'CACHE_COMPRESS_ABOVE',
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'a size in bytes (at least 1) or off',
+    ),
+  };
+}
+
 function positiveInt(value: number | undefined, fallback: number, option: string, min = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min) {
@@ -295,6 +314,10 @@ export function resolveCacheOptions(options: CacheModuleOptions = {}): ResolvedC
     enabled: options.enabled ?? DEFAULTS.enabled,
     defaultTtl: positiveInt(options.defaultTtl, DEFAULTS.defaultTtl, 'defaultTtl'),
     clientMaxAge: positiveInt(options.clientMaxAge, DEFAULTS.clientMaxAge, 'clientMaxAge', 0),
+    compressAbove:
+      options.compressAbove === false
+        ? undefined
+        : positiveInt(options.compressAbove, DEFAULTS.compressAbove, 'compressAbove'),
     keyPrefix,
     statusHeader,
     redis: {

@@ -76,6 +76,7 @@ export class Ticket {
       computeMs: Math.round(performance.now() - this.started),
     };
     if (content.encoding !== undefined) entry.encoding = content.encoding;
+    if (content.contentEncoding !== undefined) entry.contentEncoding = content.contentEncoding;
     if (tags !== undefined && tags.length > 0) entry.tags = tags;
     return entry;
   }

@@ -27,3 +27,21 @@ function qualityOf(params: string): number {
   }
   return 1;
 }
+
+/**
+ * Whether an `Accept-Encoding` request header accepts `gzip`: listed (or `x-gzip`) without `q=0`, or covered by
+ * `*` when not listed.
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  const text = Array.isArray(header) ? header.join(',') : header;
+  let star: boolean | undefined;
+  for (const part of text.split(',')) {
+    const semi = part.indexOf(';');
+    const coding = (semi === -1 ? part : part.slice(0, semi)).trim().toLowerCase();
+    const accepted = semi === -1 || qualityOf(part.slice(semi + 1)) > 0;
+    if (coding === 'gzip' || coding === 'x-gzip') return accepted;
+    if (coding === '*') star = accepted;
+  }
+  return star === true;
+}

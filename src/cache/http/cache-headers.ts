@@ -4,10 +4,21 @@ import { ifNoneMatchHits } from './etag.js';
 import type { CacheRequest } from './cache-key.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
-import { acceptsCompression } from './accept-encoding.js';
+import { acceptsCompression, acceptsGzip } from './accept-encoding.js';
+import { decompressed, gzipTag, storedBytes } from './stored-compression.js';
 import { cacheControlOf } from './client-lifetime.js';
 
 const ACCEPT_ENCODING: readonly string[] = ['Accept-Encoding'];
+
+/** How a described body is encoded: gzip bytes the cache stored, or identity (of an entry stored compressed). */
+interface Coding {
+  readonly gzip: boolean;
+  /** The entry has several representations: `Vary: Accept-Encoding`. */
+  readonly varies: boolean;
+}
+const IDENTITY: Coding = { gzip: false, varies: false };
+const VARIES: Coding = { gzip: false, varies: true };
+const GZIP: Coding = { gzip: true, varies: true };
 const PRESET = 'private, no-store';
 
 /** The cache's response headers: status, validators, lifetime, `Vary`; and `304` answers. */
@@ -16,7 +27,11 @@ export class CacheHeaders {
   private readonly varyNames: readonly string[];
   private readonly statusHeader: string;
 
+  /** Smallest body stored compressed (`undefined`: never). */
+  readonly compressAbove: number | undefined;
+
   constructor(options: ResolvedCacheOptions) {
+    this.compressAbove = options.compressAbove;
     this.authHeaders = options.authHeaders.map((h) => h.toLowerCase());
     this.varyNames = options.authHeaders;
     this.statusHeader = options.statusHeader;
@@ -41,12 +56,22 @@ export class CacheHeaders {
     label: 'HIT' | 'MISS' | 'STALE',
     etag: string,
     expiresAt: number,
+    coding: Coding = IDENTITY,
   ): void {
     access.setHeader(res, this.statusHeader, label);
     let tag = etag;
-    if (access.compressed(res)) {
+    if (coding.gzip) {
+      access.setHeader(res, 'content-encoding', 'gzip');
       this.addVary(access, res, ACCEPT_ENCODING);
-      if (acceptsCompression(request.headers['accept-encoding']) && !etag.startsWith('W/')) tag = `W/${etag}`;
+    } else if (access.compressed(res) || coding.varies) {
+      this.addVary(access, res, ACCEPT_ENCODING);
+      if (
+        access.compressed(res) &&
+        acceptsCompression(request.headers['accept-encoding']) &&
+        !etag.startsWith('W/')
+      ) {
+        tag = `W/${etag}`;
+      }
     }
     access.setHeader(res, 'etag', tag);
     const remaining = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
@@ -86,26 +111,42 @@ export class CacheHeaders {
     if (access.header(res, 'cache-control') === PRESET) access.removeHeader(res, 'cache-control');
   }
 
-  /** Answers with a stored entry: its status, type and body, described, or `304` when `If-None-Match` hits. */
+  /**
+   * Answers with a stored entry: its status, type and body, described, or `304` when `If-None-Match` hits. A
+   * compressed entry answers its gzip bytes as they are to requests that accept gzip (with their own tag), and
+   * the decompressed body to others. `identity` is the identity body when the caller still holds it (a miss).
+   */
   answer(
     access: ResponseAccess,
     res: object,
     plan: RoutePlan,
     request: CacheRequest,
     entry: StoredResponse,
-    label: 'HIT' | 'STALE',
+    label: 'HIT' | 'MISS' | 'STALE',
     send: SendFunction,
+    identity?: string | Buffer,
   ): unknown {
     access.setStatus(res, entry.status);
     if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
     else access.setHeader(res, 'content-type', entry.contentType);
-    this.describe(access, res, plan, request, label, entry.etag, entry.expiresAt);
-    if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
+    const compressed = entry.contentEncoding === 'gzip';
+    const gzip = compressed && acceptsGzip(request.headers['accept-encoding']);
+    const etag = gzip ? gzipTag(entry.etag) : entry.etag;
+    this.describe(
+      access,
+      res,
+      plan,
+      request,
+      label,
+      etag,
+      entry.expiresAt,
+      gzip ? GZIP : compressed ? VARIES : IDENTITY,
+    );
+    if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
       return this.notModified(access, res, send);
     }
-    return send(
-      entry.bodyBytes ?? (entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body),
-    );
+    if (!compressed || gzip) return send(storedBytes(entry));
+    return send(identity ?? decompressed(entry));
   }
 
   /** Answers `304 Not Modified` with no body. */

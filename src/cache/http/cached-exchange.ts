@@ -7,6 +7,7 @@ import type { StoredResponse } from '../stores/cache-store.interface.js';
 import type { CacheHeaders } from './cache-headers.js';
 import type { CacheRequest } from './cache-key.js';
 import { ifNoneMatchHits, strongEtag } from './etag.js';
+import { compressForStorage } from './stored-compression.js';
 import { responseForbidsStore } from './request-directives.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
@@ -121,17 +122,42 @@ export class CachedExchange {
       return send(bytes);
     }
     const tags = this.resultTags();
+    const contentType = access.header(res, 'content-type');
+    const gzip =
+      bytes === undefined ? undefined : compressForStorage(bytes, contentType, this.headers.compressAbove);
+    const etag = strongEtag(bytes);
     const entry = ticket.complete(
-      {
-        status,
-        contentType: access.header(res, 'content-type'),
-        body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
-        ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
-        etag: strongEtag(bytes),
-      },
+      gzip !== undefined
+        ? {
+            status,
+            contentType,
+            body: gzip.toString('base64'),
+            encoding: 'base64',
+            contentEncoding: 'gzip',
+            etag,
+          }
+        : {
+            status,
+            contentType,
+            body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
+            ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
+            etag,
+          },
       tags,
       plan.resultTags === undefined || tags !== undefined,
     );
+    if (gzip !== undefined) {
+      return this.headers.answer(
+        access,
+        res,
+        plan,
+        request,
+        { ...entry, bodyBytes: gzip },
+        'MISS',
+        send,
+        bytes,
+      );
+    }
     // HEAD and no-store requests still describe the representation a GET would store.
     this.headers.describe(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
     if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {

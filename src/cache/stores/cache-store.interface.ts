@@ -8,6 +8,11 @@ export interface StoredResponse {
   readonly body: string | undefined;
   /** `base64` when the body was binary and `body` holds its base64 text. */
   readonly encoding?: 'base64';
+  /**
+   * `gzip` when the body is stored compressed (`body` then holds the base64 of the gzip bytes); `etag` is the
+   * identity body's tag either way.
+   */
+  readonly contentEncoding?: 'gzip';
   /** Strong entity tag of the body, quoted. */
   readonly etag: string;
   /** Epoch milliseconds until which the entry is fresh. */
@@ -57,6 +62,7 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     (v['body'] === undefined || typeof v['body'] === 'string') &&
     (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&
     (v['encoding'] === undefined || v['encoding'] === 'base64') &&
+    (v['contentEncoding'] === undefined || (v['contentEncoding'] === 'gzip' && v['encoding'] === 'base64')) &&
     (v['tags'] === undefined || (Array.isArray(v['tags']) && v['tags'].every((t) => typeof t === 'string')))
   );
 }
