@@ -1,11 +1,14 @@
 // One load run with autocannon, in its own process (pinned to the other core by the runner).
-// argv[2]: JSON { url, path, connections, seconds, keys? }; prints autocannon's result as JSON.
+// argv[2]: JSON { url, path, connections, seconds, keys?, headers?, count? }; prints autocannon's result as JSON.
 //   keys: { distinct: n } adds `?k=<random of n>`; 'unique' adds a `?k=` never sent before (this process's
-//   id and start time, then a counter), so no two requests of any run share a key. With keys, the result
-//   also counts the X-Cache response header's values (`xCache`, every response).
+//   id and start time, then a counter), so no two requests of any run share a key.
+//   headers: request headers sent with every request (for example { 'accept-encoding': 'gzip' }).
+//   count: response header names (lower case) whose values are tallied over every response, in `seen`
+//   ({ 'x-cache': { HIT: 9000 }, 'content-encoding': { gzip: 9000 } }; a missing header counts as `none`).
+//   With keys, `x-cache` is always counted and also reported as `xCache`.
 import autocannon from 'autocannon';
 
-const { url, path, connections, seconds, keys } = JSON.parse(process.argv[2]);
+const { url, path, connections, seconds, keys, headers, count = [] } = JSON.parse(process.argv[2]);
 
 const runId = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 let sent = 0;
@@ -16,24 +19,26 @@ const nextKey =
       ? () => String(Math.floor(Math.random() * keys.distinct))
       : undefined;
 
-const xCache = {};
+const counted = [...new Set([...count, ...(nextKey !== undefined ? ['x-cache'] : [])])];
+const seen = Object.fromEntries(counted.map((name) => [name, {}]));
+const onResponse = (status, body, context, responseHeaders) => {
+  const lower = {};
+  for (const [name, value] of Object.entries(responseHeaders)) lower[name.toLowerCase()] = value;
+  for (const name of counted) {
+    const value = lower[name] ?? 'none';
+    seen[name][value] = (seen[name][value] ?? 0) + 1;
+  }
+};
+const request = {
+  ...(nextKey !== undefined ? { setupRequest: (req) => ({ ...req, path: `${path}?k=${nextKey()}` }) } : {}),
+  ...(counted.length > 0 ? { onResponse } : {}),
+};
 const result = await autocannon({
   url: `${url}${path}`,
   connections,
   duration: seconds,
-  ...(nextKey !== undefined
-    ? {
-        requests: [
-          {
-            setupRequest: (request) => ({ ...request, path: `${path}?k=${nextKey()}` }),
-            onResponse: (status, body, context, headers) => {
-              const value = headers['x-cache'] ?? headers['X-Cache'] ?? 'none';
-              xCache[value] = (xCache[value] ?? 0) + 1;
-            },
-          },
-        ],
-      }
-    : {}),
+  ...(headers !== undefined ? { headers } : {}),
+  ...(Object.keys(request).length > 0 ? { requests: [request] } : {}),
 });
 process.stdout.write(
   JSON.stringify({
@@ -44,6 +49,7 @@ process.stdout.write(
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    ...(nextKey !== undefined ? { xCache } : {}),
+    ...(counted.length > 0 ? { seen } : {}),
+    ...(nextKey !== undefined ? { xCache: seen['x-cache'] } : {}),
   }),
 );

@@ -83,7 +83,8 @@ export async function startRedis() {
 
 /**
  * Starts bench/app.mjs for one adapter and mode, pinned to core 0. Resolves once it listens, with its
- * base URL, its pid and `exited` (a promise of its exit code or signal). `nodeArgs` go before the script
+ * base URL, its pid, `exited` (a promise of its exit code or signal) and `cacheLog` (the cache module's
+ * start-up log lines). `nodeArgs` go before the script
  * (for example `--cpu-prof`).
  */
 export function startApp({ adapter, mode, redisUrl, nodeArgs = [] }) {
@@ -95,7 +96,13 @@ export function startApp({ adapter, mode, redisUrl, nodeArgs = [] }) {
     });
     const exited = new Promise((done) => child.once('exit', (code, signal) => done(code ?? signal)));
     child.once('message', (message) =>
-      resolve({ child, url: `http://127.0.0.1:${message.port}`, pid: child.pid, exited }),
+      resolve({
+        child,
+        url: `http://127.0.0.1:${message.port}`,
+        pid: child.pid,
+        exited,
+        cacheLog: message.cacheLog ?? [],
+      }),
     );
     child.once('exit', (code, signal) =>
       reject(new Error(`${adapter}/${mode} exited with ${code ?? signal}`)),
@@ -106,11 +113,13 @@ export function startApp({ adapter, mode, redisUrl, nodeArgs = [] }) {
 /**
  * One autocannon run from bench/load.mjs in its own process, pinned to core 1. `keys`: undefined (the
  * path as given), `{ distinct: n }` (a random `?k=` of n) or `'unique'` (a new `?k=` on every request).
+ * `headers`: request headers sent with every request. `count`: response header names whose values are
+ * tallied over every response (the result's `seen`).
  */
-export function runLoad({ url, path, seconds, connections, keys }) {
+export function runLoad({ url, path, seconds, connections, keys, headers, count }) {
   const [command, args] = pinned(1, process.execPath, [
     join(root, 'bench/load.mjs'),
-    JSON.stringify({ url, path, connections, seconds, keys }),
+    JSON.stringify({ url, path, connections, seconds, keys, headers, count }),
   ]);
   return JSON.parse(execFileSync(command, args, { maxBuffer: 16 * 1024 * 1024 }).toString());
 }
