@@ -3,7 +3,15 @@
 // Stops on SIGTERM or SIGINT through app.close() and process.exit (which writes a --cpu-prof profile).
 //   floor routes are undecorated; cached routes use, per MODE:
 //   ours-memory | ours-redis | ours-l1 | ours-disabled  this library
+//   ours-redis-plain                                     this library on Redis, compressAbove: false
 //   peer-memory | peer-redis                             @nestjs/cache-manager's CacheInterceptor
+//   ours-memory-gz | ours-memory-gz-plain | peer-memory-gz
+//                                                        memory, with the adapter's compression plugin
+//                                                        (compression / @fastify/compress); -plain is
+//                                                        compressAbove: false
+//   /public is @Cached({ public: true }) in the modes of this library (answered before the router on a HIT:
+//   no guard anywhere), the peer's interceptor in the peer modes.
+// The ready message carries the module's start-up log lines (context `Cache`: which routes are early).
 import 'reflect-metadata';
 import { Controller, Get, Module, Param, Query, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -11,6 +19,8 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { CacheInterceptor as PeerInterceptor, CacheModule as PeerCacheModule } from '@nestjs/cache-manager';
 import KeyvRedis from '@keyv/redis';
+import fastifyCompress from '@fastify/compress';
+import compression from 'compression';
 import { Cached, CacheModule } from '../dist/cache/index.js';
 
 const {
@@ -42,6 +52,9 @@ class BenchController {
   hit() {
     return SMALL;
   }
+  publicHit() {
+    return SMALL;
+  }
   big() {
     return BIG;
   }
@@ -71,6 +84,11 @@ const peer = MODE.startsWith('peer');
 const cached = (namespace) => (peer ? UseInterceptors(PeerInterceptor) : Cached({ namespace, expire: 600 }));
 route('floor', 'floor');
 route('hit', 'hit', cached('hit'));
+route(
+  'publicHit',
+  'public',
+  peer ? UseInterceptors(PeerInterceptor) : Cached({ namespace: 'public', public: true, expire: 600 }),
+);
 route('big', 'big', cached('big'));
 route('miss', 'miss', cached('miss'));
 Query('k')(proto, 'miss', 0);
@@ -87,15 +105,26 @@ Controller()(BenchController);
 function cacheImport() {
   switch (MODE) {
     case 'peer-memory':
+    case 'peer-memory-gz':
       return PeerCacheModule.register({ ttl: 600_000 });
     case 'peer-redis':
       return PeerCacheModule.register({ ttl: 600_000, stores: [new KeyvRedis(REDIS_URL)] });
     case 'ours-memory':
+    case 'ours-memory-gz':
       return CacheModule.forRoot({ enabled: true, memory: { maxEntries: 200_000 } });
+    case 'ours-memory-gz-plain':
+      return CacheModule.forRoot({ enabled: true, memory: { maxEntries: 200_000 }, compressAbove: false });
     case 'ours-redis':
       return CacheModule.forRoot({
         enabled: true,
         keyPrefix: 'bench',
+        redis: { enabled: true, url: REDIS_URL },
+      });
+    case 'ours-redis-plain':
+      return CacheModule.forRoot({
+        enabled: true,
+        keyPrefix: 'bench-plain',
+        compressAbove: false,
         redis: { enabled: true, url: REDIS_URL },
       });
     case 'ours-l1':
@@ -115,15 +144,29 @@ function cacheImport() {
 class BenchModule {}
 Module({ imports: [cacheImport()], controllers: [BenchController] })(BenchModule);
 
+// Errors go to stderr; the cache module's start-up lines are kept for the runner; the rest is dropped.
+const cacheLog = [];
+const logger = {
+  log: (message, context) => {
+    if (context === 'Cache') cacheLog.push(String(message));
+  },
+  error: (...args) => console.error(...args),
+  warn: () => {},
+  debug: () => {},
+  verbose: () => {},
+};
 const app = await NestFactory.create(
   BenchModule,
   ADAPTER === 'express' ? new ExpressAdapter() : new FastifyAdapter(),
-  {
-    logger: ['error'],
-  },
+  { logger },
 );
+if (MODE.endsWith('-gz') || MODE.endsWith('-gz-plain')) {
+  // As applications register them: before the routes.
+  if (ADAPTER === 'express') app.use(compression());
+  else await app.register(fastifyCompress);
+}
 await app.listen(Number(PORT), '127.0.0.1');
-process.send?.({ ready: true, port: app.getHttpServer().address().port });
+process.send?.({ ready: true, port: app.getHttpServer().address().port, cacheLog });
 let stopping = false;
 const stop = () => {
   if (stopping) return;
