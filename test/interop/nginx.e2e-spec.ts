@@ -310,7 +310,9 @@ describe.skipIf(skip).each(ADAPTERS)(
           expect(first.upstream).toBe('200');
           expect(first.status).toBe(200);
           expect(first.body).toEqual({ id: owner.id, name: 'First Last' });
-          expect(first.headers.get('cache-control')).toBe(`public, max-age=0, s-maxage=${SHARED_MAX_AGE}`);
+          expect(first.headers.get('cache-control')).toBe(
+            `public, max-age=0, s-maxage=${SHARED_MAX_AGE}, stale-while-revalidate=0`,
+          );
           expect(first.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]+"$/);
           expect(first.headers.get('vary')).toBeNull();
           stored.set(config.name, first);
@@ -358,7 +360,7 @@ describe.skipIf(skip).each(ADAPTERS)(
           expect(exchange.response['x-cache'], trace).toBe('HIT');
           expect(exchange.response['etag'], trace).toBe(etag);
           expect(exchange.response['cache-control'], trace).toBe(
-            `public, max-age=0, s-maxage=${SHARED_MAX_AGE}`,
+            `public, max-age=0, s-maxage=${SHARED_MAX_AGE}, stale-while-revalidate=0`,
           );
           if (config.revalidate) {
             expect(revalidated.cache).toBe('REVALIDATED');
@@ -440,11 +442,10 @@ describe.skipIf(skip).each(ADAPTERS)(
           expect(first.headers.get('x-cache')).toBe('HIT');
           const sMaxAge = directiveSeconds(first.headers.get('cache-control'), 's-maxage') ?? Infinity;
           expect(sMaxAge).toBeLessThan(SHARED_MAX_AGE);
-          expect(sMaxAge).toBeLessThanOrEqual(Math.ceil((lateExpiresBy - first.sentAt) / 1000));
+          expect(sMaxAge).toBeLessThanOrEqual(Math.floor((lateExpiresBy - first.sentAt) / 1000));
         }
-        // Ask until nginx goes back to the app. Every HIT until then lies within s-maxage (Front.get): at most
-        // 2 s past the server entry's expiry, the app rounding what is left up to a whole second (s-maxage=3 for
-        // 2.1 s) and nginx counting whole seconds.
+        // Ask until nginx goes back to the app. Every HIT until then lies within s-maxage (Front.get): the app
+        // rounds what is left down to a whole second, so only nginx's whole-second clock may add up to 1 s.
         await Promise.all(
           CONFIGS.map(async (config) => {
             let answer: Answer;
@@ -452,7 +453,7 @@ describe.skipIf(skip).each(ADAPTERS)(
               await new Promise((resolve) => setTimeout(resolve, 200));
               answer = await frontOf(config).get(pathOf(config), {}, 'polling:');
               expect(answer.sentAt, 'nginx kept the entry past its server-side TTL').toBeLessThan(
-                lateExpiresBy + 2000,
+                lateExpiresBy + 1000,
               );
             } while (answer.cache === 'HIT');
             expect(answer.cache).toBe(config.revalidate ? 'REVALIDATED' : 'EXPIRED');
@@ -466,9 +467,9 @@ describe.skipIf(skip).each(ADAPTERS)(
             `late public profile (${config.name})`,
           );
           expect(exchanges, trace).toHaveLength(2);
-          // By the time nginx asks again the app's entry is gone too: the handler runs. With the tag it sent, the
-          // unchanged profile is a 304.
-          expect(exchanges[1]?.response['x-cache'], trace).toBe('MISS');
+          // nginx asks again about when the app's entry expires: answered from it (HIT) or, just after, by the
+          // handler (MISS). With the tag it sent, the unchanged profile is a 304 either way.
+          expect(['HIT', 'MISS'], trace).toContain(exchanges[1]?.response['x-cache']);
           expect(exchanges[1]?.status, trace).toBe(config.revalidate ? 304 : 200);
         }
       });

@@ -74,7 +74,8 @@ export class CacheHeaders {
       }
     }
     access.setHeader(res, 'etag', tag);
-    const remaining = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+    // Rounded down: no cache downstream may keep a response past the server-side entry, not even by a second.
+    const remaining = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
     const lifetime = plan.lifetime;
     const isPrivate = plan.userScoped || (!lifetime.public && this.carriesCredentials(request));
     access.setHeader(res, 'cache-control', cacheControlOf(lifetime, isPrivate, remaining));
