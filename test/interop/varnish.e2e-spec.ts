@@ -9,7 +9,6 @@ import {
   varnishVersion,
   type OwnedProxy,
 } from '../helpers/proxies.js';
-import { waitUntil } from '../helpers/wait.js';
 import { ADAPTERS, Api, startSampleApp, type SampleApp } from '../helpers/sample-app.js';
 import { countCalls, printTrace, ServerTraffic, traceOf, type Exchange } from './server-traffic.js';
 
