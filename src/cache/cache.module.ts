@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheBackend } from './engine/cache-backend.js';
@@ -85,11 +85,12 @@ export class CacheModule extends ConfigurableCacheModule implements NestModule {
 
   /**
    * Called by Nest right before it registers routes: unbinds the interceptor when caching is disabled (see
-   * {@link CacheRoutePruner}) and registers the early path of public routes (see {@link EarlyAnswers}).
+   * {@link CacheRoutePruner}) and surveys the cached routes for their hooks before the guards (see
+   * {@link EarlyAnswers}).
    */
-  configure(consumer: MiddlewareConsumer): void {
+  configure(): void {
     this.pruner.unbindForRouteRegistration();
-    this.early.register(consumer);
+    this.early.register();
   }
 
   /** Explicit options; the environment is not read. */

@@ -67,7 +67,14 @@ describe.each(ADAPTERS)('headers for browsers, proxies and CDNs on %s', (adapter
     expect(withApiKey.headers['cache-control']).toBe('private, no-cache');
     const withCookie = await raw(`${url}/h/shared/b`, 'GET', { cookie: 'session=1' });
     expect(withCookie.headers['cache-control']).toBe('private, no-cache');
+    // A client that switches credentials must not reuse the answer to the previous ones.
+    expect(withBearer.headers['vary']).toBe('Authorization, X-API-Key');
     expect(anonymous.headers['cache-control']).toBe('no-cache');
+    expect(anonymous.headers['vary']).toBeUndefined();
+    // A request the cache declines (a user-scoped route with no user) keeps the private mark.
+    const declined = await raw(`${url}/h/me`, 'GET', BEARER);
+    expect(declined.headers['x-cache']).toBeUndefined();
+    expect(declined.headers['cache-control']).toBe('private, no-store');
   });
 
   it('sends private, no-cache and Vary on the credential headers on user-scoped routes', async () => {

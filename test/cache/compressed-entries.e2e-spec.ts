@@ -79,6 +79,7 @@ describe.each(CASES)(
       expect(gz304.status).toBe(304);
       expect(gz304.headers['etag']).toBe(gzTag);
       expect(gz304.bytes.length).toBe(0);
+      expect(gz304.headers['content-encoding']).toBeUndefined();
       const id304 = await raw(`${url}/h/big/c`, 'GET', { ...IDENTITY, 'if-none-match': idTag });
       expect(id304.status).toBe(304);
       expect(id304.headers['etag']).toBe(idTag);
@@ -149,6 +150,33 @@ describe.skipIf(skipRedis)('compressed entries in Redis', () => {
     expect(keys).toHaveLength(1);
     return Number(redis.cli('MEMORY', 'USAGE', keys[0] ?? ''));
   }
+
+  it('serves a request whose stored compressed body is unreadable from the handler, never a 500', async () => {
+    const prefix = 'redis-corrupt';
+    const { app, url } = await startClientHeadersApp(
+      'express',
+      { enabled: true, keyPrefix: prefix, redis: { enabled: true, url: redis.url } },
+      false,
+    );
+    try {
+      const runs = app.get(Runs);
+      await raw(`${url}/h/big/x`, 'GET', GZIP);
+      const [key] = redis.cli('--scan', '--pattern', `${prefix}:@e:big*`).split('\n').filter(Boolean);
+      const stored = JSON.parse(redis.cli('GET', key ?? '')) as { value: { body: string } };
+      stored.value.body = Buffer.from('not gzip at all, just bytes '.repeat(4)).toString('base64');
+      redis.cli('SET', key ?? '', JSON.stringify(stored), 'KEEPTTL');
+      for (const headers of [GZIP, IDENTITY]) {
+        const answer = await raw(`${url}/h/big/x`, 'GET', headers);
+        expect(answer.status).toBe(200);
+        expect(answer.headers['x-cache']).toBe('MISS');
+        const text = answer.headers['content-encoding'] === 'gzip' ? gunzipSync(answer.bytes) : answer.bytes;
+        expect(json(text)).toEqual(hundredKilobytes('x'));
+      }
+      expect(runs.of('big:x')).toBe(3);
+    } finally {
+      await app.close();
+    }
+  });
 
   it('keeps a 100 KB entry in at most a quarter of the memory it took uncompressed', async () => {
     const uncompressed = await entryMemory('redis-identity', { compressAbove: false });

@@ -116,6 +116,38 @@ describe.each(ADAPTERS)('public routes answered before the router on %s (memory)
     expect(answers.every((a) => a.status === 200)).toBe(true);
   });
 
+  it('answers only the route the router chose: a static guarded route beside a public parameter route', async () => {
+    // Express routes %70opular to :name (it does not decode before matching), Fastify to the static route.
+    const encoded = await raw(`${url}/early/tags/%70opular`);
+    await raw(`${url}/early/tags/%70opular`);
+    const anonymous = await raw(`${url}/early/tags/popular`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body).not.toContain('"tag"');
+    const admin = await raw(`${url}/early/tags/popular`, 'GET', { 'x-admin': '1' });
+    expect(admin.status).toBe(200);
+    expect(admin.body).toContain('admin-only');
+    expect([200, 401]).toContain(encoded.status);
+  });
+
+  it('runs application module middleware before an early answer', async () => {
+    await raw(`${url}/early/profiles/8`);
+    const hit = await raw(`${url}/early/profiles/8`);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['x-module-middleware']).toBe('ran');
+  });
+
+  it('does not answer early a route that sets headers with @Header(), and says why', async () => {
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(
+        /EarlyController\.withHeader is answered after the router: it sets headers with @Header/,
+      ),
+    );
+    await raw(`${url}/early/with-header/1`);
+    const hit = await raw(`${url}/early/with-header/1`);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['content-disposition']).toBe('inline');
+  });
+
   it('sees an invalidation at once', async () => {
     const { InvalidationService } = await import('../../src/cache/index.js');
     await raw(`${url}/early/profiles/7`);
@@ -163,6 +195,55 @@ describe.each(ADAPTERS)('public routes with a global guard or prefix on %s', (ad
       expect(hit.headers['x-cache']).toBe('HIT');
       expect(pipelineRuns(pipeline)).toBe(before);
       expect((await raw(`${url}/early/profiles/1`)).status).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers nothing early for a module mounted with RouterModule, and says why', async () => {
+    const { app, url, logger } = await startEarlyApp(
+      adapter,
+      { enabled: true, keyPrefix: `early-directory-${adapter}` },
+      { directory: true },
+    );
+    try {
+      const pipeline = app.get(Pipeline);
+      await raw(`${url}/directory/profiles/1`);
+      const before = pipeline.interceptors;
+      const hit = await raw(`${url}/directory/profiles/1`);
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(pipeline.interceptors).toBe(before + 1);
+      expect(logger.lines).toContainEqual(
+        expect.stringMatching(
+          /DirectoryController\.get is answered after the router: its module is mounted with a path/,
+        ),
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers early exactly as the normal path does under application compression', async () => {
+    const { app, url } = await startEarlyApp(
+      adapter,
+      { enabled: true, keyPrefix: `early-gzip-${adapter}` },
+      { compression: true },
+    );
+    try {
+      const pipeline = app.get(Pipeline);
+      const gzip = { 'accept-encoding': 'gzip' };
+      await raw(`${url}/early/mid/1`, 'GET', gzip);
+      await raw(`${url}/early/mid-guarded/1`, 'GET', gzip);
+      const before = pipelineRuns(pipeline);
+      const early = await raw(`${url}/early/mid/1`, 'GET', gzip);
+      expect(pipelineRuns(pipeline)).toBe(before);
+      const normal = await raw(`${url}/early/mid-guarded/1`, 'GET', gzip);
+      expect(early.headers['content-encoding']).toBe('gzip');
+      expect(String(early.headers['etag'])).toMatch(/^W\//);
+      expect(early.headers['etag']).toBe(normal.headers['etag']);
+      expect(early.headers['vary']).toBe(normal.headers['vary']);
+      expect(early.headers['cache-control']).toBe(normal.headers['cache-control']);
+      expect(early.bytes.equals(normal.bytes)).toBe(true);
     } finally {
       await app.close();
     }

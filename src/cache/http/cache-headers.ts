@@ -4,21 +4,14 @@ import { ifNoneMatchHits } from './etag.js';
 import type { CacheRequest } from './cache-key.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
-import { acceptsCompression, acceptsGzip } from './accept-encoding.js';
-import { decompressed, gzipTag, storedBytes } from './stored-compression.js';
+import { acceptsCompression } from './accept-encoding.js';
+import type { Representation } from './stored-compression.js';
+
+const IDENTITY = { gzip: false, varies: false } as const;
 import { cacheControlOf } from './client-lifetime.js';
 
 const ACCEPT_ENCODING: readonly string[] = ['Accept-Encoding'];
 
-/** How a described body is encoded: gzip bytes the cache stored, or identity (of an entry stored compressed). */
-interface Coding {
-  readonly gzip: boolean;
-  /** The entry has several representations: `Vary: Accept-Encoding`. */
-  readonly varies: boolean;
-}
-const IDENTITY: Coding = { gzip: false, varies: false };
-const VARIES: Coding = { gzip: false, varies: true };
-const GZIP: Coding = { gzip: true, varies: true };
 const PRESET = 'private, no-store';
 
 /** The cache's response headers: status, validators, lifetime, `Vary`; and `304` answers. */
@@ -56,7 +49,7 @@ export class CacheHeaders {
     label: 'HIT' | 'MISS' | 'STALE',
     etag: string,
     expiresAt: number,
-    coding: Coding = IDENTITY,
+    coding: Pick<Representation, 'gzip' | 'varies'> = IDENTITY,
   ): void {
     access.setHeader(res, this.statusHeader, label);
     let tag = etag;
@@ -79,7 +72,8 @@ export class CacheHeaders {
     const lifetime = plan.lifetime;
     const isPrivate = plan.userScoped || (!lifetime.public && this.carriesCredentials(request));
     access.setHeader(res, 'cache-control', cacheControlOf(lifetime, isPrivate, remaining));
-    if (plan.userScoped) this.addVary(access, res, this.varyNames);
+    // Per user, or answered to credentials: a client that switches credentials must not reuse it.
+    if (isPrivate) this.addVary(access, res, this.varyNames);
   }
 
   /**
@@ -99,7 +93,8 @@ export class CacheHeaders {
   /**
    * Before the guards run: a request with credentials (or on a user-scoped route) gets `private, no-store` at
    * once, so a response the cache never sees (a guard's `401`/`403`) is not stored downstream either. Returns
-   * whether it did; {@link clearPreset} takes it back once the request reaches the interceptor.
+   * whether it did; {@link clearPreset} takes it back once the interceptor takes the request on (a request it
+   * declines keeps it).
    */
   presetPrivate(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): boolean {
     if (plan.lifetime.public || !(plan.userScoped || this.carriesCredentials(request))) return false;
@@ -113,9 +108,8 @@ export class CacheHeaders {
   }
 
   /**
-   * Answers with a stored entry: its status, type and body, described, or `304` when `If-None-Match` hits. A
-   * compressed entry answers its gzip bytes as they are to requests that accept gzip (with their own tag), and
-   * the decompressed body to others. `identity` is the identity body when the caller still holds it (a miss).
+   * Answers with a stored entry in the representation the request gets ({@link representationOf}): its
+   * status, type and body, described, or `304` when `If-None-Match` names that representation's tag.
    */
   answer(
     access: ResponseAccess,
@@ -125,29 +119,17 @@ export class CacheHeaders {
     entry: StoredResponse,
     label: 'HIT' | 'MISS' | 'STALE',
     send: SendFunction,
-    identity?: string | Buffer,
+    representation: Representation,
   ): unknown {
     access.setStatus(res, entry.status);
     if (entry.contentType === undefined) access.removeHeader(res, 'content-type');
     else access.setHeader(res, 'content-type', entry.contentType);
-    const compressed = entry.contentEncoding === 'gzip';
-    const gzip = compressed && acceptsGzip(request.headers['accept-encoding']);
-    const etag = gzip ? gzipTag(entry.etag) : entry.etag;
-    this.describe(
-      access,
-      res,
-      plan,
-      request,
-      label,
-      etag,
-      entry.expiresAt,
-      gzip ? GZIP : compressed ? VARIES : IDENTITY,
-    );
+    const { etag } = representation;
+    this.describe(access, res, plan, request, label, etag, entry.expiresAt, representation);
     if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
       return this.notModified(access, res, send);
     }
-    if (!compressed || gzip) return send(storedBytes(entry));
-    return send(identity ?? decompressed(entry));
+    return send(representation.body);
   }
 
   /** Answers `304 Not Modified` with no body. */
@@ -155,6 +137,8 @@ export class CacheHeaders {
     access.setStatus(res, 304);
     access.removeHeader(res, 'content-type');
     access.removeHeader(res, 'content-length');
+    // Representation metadata: a 304 carries only what guides the update of a stored response (RFC 9110 15.4.5).
+    access.removeHeader(res, 'content-encoding');
     return send(undefined);
   }
 

@@ -73,17 +73,13 @@ export class CacheInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<CacheRequest & { [INTERCEPTED]?: true }>();
     const method = request.method;
     if ((method !== 'GET' && method !== 'HEAD') || request[INTERCEPTED] === true) return next.handle();
-    if (takePreset(request)) {
-      this.headers.clearPreset(
-        responseAccessFor(context.switchToHttp().getResponse<object>()),
-        context.switchToHttp().getResponse<object>(),
-      );
-    }
     const early = takeEarlyLookup(request, plan);
     if (early !== undefined) {
       // Looked up before the router (a public route's miss): compute with the ticket taken there.
       request[INTERCEPTED] = true;
-      return this.exchange(context, next, plan, request, early.key).run(early.acquired);
+      return this.exchange(context, next, plan, request, early.key, request.method === 'GET').run(
+        early.acquired,
+      );
     }
     if (!this.isRequestCacheable(context, request)) return next.handle();
     request[INTERCEPTED] = true;
@@ -234,7 +230,7 @@ export class CacheInterceptor implements NestInterceptor {
       read: !directives.noStore && !directives.noCache,
       write: !directives.noStore && request.method === 'GET',
     };
-    const exchange = this.exchange(context, next, plan, request, key);
+    const exchange = this.exchange(context, next, plan, request, key, mode.write);
     const acquired = this.acquire(plan, resolved, mode);
     if (isPromise(acquired)) return from(acquired).pipe(mergeMap((found) => exchange.run(found)));
     return exchange.run(acquired);
@@ -246,9 +242,13 @@ export class CacheInterceptor implements NestInterceptor {
     plan: RoutePlan,
     request: CacheRequest,
     key: EntryKey,
+    write: boolean,
   ): CachedExchange {
     const res = context.switchToHttp().getResponse<object>();
-    return new CachedExchange(next, plan, request, res, responseAccessFor(res), this.headers, key.key);
+    const access = responseAccessFor(res);
+    // Taken on: the private mark set before the guards gives way to what the cache describes.
+    if (takePreset(request)) this.headers.clearPreset(access, res);
+    return new CachedExchange(next, plan, request, res, access, this.headers, key.key, write);
   }
 
   /**

@@ -7,7 +7,7 @@ import type { StoredResponse } from '../stores/cache-store.interface.js';
 import type { CacheHeaders } from './cache-headers.js';
 import type { CacheRequest } from './cache-key.js';
 import { ifNoneMatchHits, strongEtag } from './etag.js';
-import { compressForStorage } from './stored-compression.js';
+import { compressForStorage, freshRepresentation, representationOf } from './stored-compression.js';
 import { responseForbidsStore } from './request-directives.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
@@ -40,23 +40,41 @@ export class CachedExchange {
     private readonly access: ResponseAccess,
     private readonly headers: CacheHeaders,
     private readonly key: string,
+    /** Whether the computed entry will be stored (not for `HEAD` or `no-store`): only then is it compressed. */
+    private readonly write: boolean,
   ) {}
 
   run(acquired: Acquired): Observable<unknown> {
-    return acquired.kind === 'hit' ? this.hit(acquired.entry, acquired.label) : this.miss(acquired.ticket);
+    if (acquired.kind === 'compute') return this.miss(acquired.ticket);
+    return this.hit(acquired.entry, acquired.label) ?? this.unreadable();
   }
 
-  private hit(entry: StoredResponse, label: 'HIT' | 'STALE'): Observable<unknown> {
+  /** Answers with the entry; `undefined` when it cannot be read (a corrupt compressed body). */
+  private hit(entry: StoredResponse, label: 'HIT' | 'STALE'): Observable<unknown> | undefined {
     const { access, res, plan, request } = this;
+    const representation = representationOf(entry, request);
+    if (representation === undefined) return undefined;
     access.onSend(res, (payload, send) => {
       // An interceptor or filter outside this one failed: its error response goes out, not the entry.
       if (access.status(res) >= 400) {
         this.headers.forbidStore(access, res, plan, request);
         return send(payload);
       }
-      return this.headers.answer(access, res, plan, request, entry, label, send);
+      return this.headers.answer(access, res, plan, request, entry, label, send, representation);
     });
     return of(entry.body ?? null);
+  }
+
+  /** The entry found cannot be read: the handler answers, and nothing is stored (the entry expires). */
+  private unreadable(): Observable<unknown> {
+    logger.warn(`Entry ${this.key} cannot be read (corrupt compressed body); served uncached`);
+    const { access, res, plan, request } = this;
+    access.onSend(res, (payload, send) => {
+      this.headers.status(access, res, 'MISS');
+      this.headers.forbidStore(access, res, plan, request);
+      return send(payload);
+    });
+    return this.next.handle();
   }
 
   private miss(ticket: Ticket): Observable<unknown> {
@@ -93,7 +111,9 @@ export class CachedExchange {
       catchError((error: unknown) => {
         logger.warn(`Refresh of ${this.key} failed (${errorMessage(error)}); serving the stale entry`);
         this.plan.policy.counters.stale++;
-        return this.hit(stale, 'STALE');
+        const answered = this.hit(stale, 'STALE');
+        if (answered === undefined) throw error;
+        return answered;
       }),
     );
   }
@@ -124,7 +144,9 @@ export class CachedExchange {
     const tags = this.resultTags();
     const contentType = access.header(res, 'content-type');
     const gzip =
-      bytes === undefined ? undefined : compressForStorage(bytes, contentType, this.headers.compressAbove);
+      bytes === undefined || !this.write
+        ? undefined
+        : compressForStorage(bytes, contentType, this.headers.compressAbove);
     const etag = strongEtag(bytes);
     const entry = ticket.complete(
       gzip !== undefined
@@ -146,19 +168,10 @@ export class CachedExchange {
       tags,
       plan.resultTags === undefined || tags !== undefined,
     );
-    if (gzip !== undefined) {
-      return this.headers.answer(
-        access,
-        res,
-        plan,
-        request,
-        { ...entry, bodyBytes: gzip },
-        'MISS',
-        send,
-        bytes,
-      );
-    }
-    // HEAD and no-store requests still describe the representation a GET would store.
+    if (gzip !== undefined && bytes !== undefined) {
+      const representation = freshRepresentation(etag, bytes, gzip, request);
+      return this.headers.answer(access, res, plan, request, entry, 'MISS', send, representation);
+    } // HEAD and no-store requests still describe the representation a GET would store.
     this.headers.describe(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
     if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
       return this.headers.notModified(access, res, send);

@@ -1,18 +1,35 @@
-import { Inject, Injectable, Logger, RequestMethod, type MiddlewareConsumer } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
+import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { CacheEngine, type Acquired } from '../engine/cache-engine.js';
-import { CacheInterceptor, type ResolvedKey } from './cache.interceptor.js';
-import type { CacheRequest } from './cache-key.js';
 import { CacheHeaders } from './cache-headers.js';
+import type { CacheRequest } from './cache-key.js';
+import { CacheInterceptor, type ResolvedKey } from './cache.interceptor.js';
 import { leaveEarlyLookup, markPreset } from './early-lookup.js';
+import {
+  joinPath,
+  surveyCachedRoutes,
+  type ApplicationSettings,
+  type SurveyedRoute,
+} from './public-routes.js';
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor, type SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
-import { surveyPublicRoutes, type ApplicationSettings, type EarlyRoute } from './public-routes.js';
-import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
-import type { ResolvedCacheOptions } from '../cache-options.interface.js';
+import { representationOf } from './stored-compression.js';
 
 type Next = (error?: unknown) => void;
+type RouteHook = (
+  request: CacheRequest,
+  res: object,
+  raw: ClosableResponse,
+  send: SendFunction,
+  next: Next,
+) => void;
+
+interface ClosableResponse {
+  once(event: 'close', listener: () => void): unknown;
+}
 
 /** One request on the early path, whichever the adapter. */
 interface Exchange {
@@ -25,16 +42,20 @@ interface Exchange {
   readonly next: Next;
 }
 
-interface ClosableResponse {
-  once(event: 'close', listener: () => void): unknown;
+/** The parts of an Express 5 router this module reads: its route layers. */
+interface ExpressRouteLayer {
+  route?: {
+    path?: unknown;
+    methods?: Record<string, boolean>;
+    stack: unknown[];
+    get(handler: unknown): unknown;
+  };
 }
 
-interface ExpressLikeResponse extends ClosableResponse {
-  send: SendFunction;
-}
-
-interface FastifyLikeRequest extends CacheRequest {
-  routeOptions?: { url?: string; method?: string | string[] };
+interface FastifyRouteOptions {
+  url?: string;
+  method?: string | string[];
+  onRequest?: unknown;
 }
 
 interface FastifyLikeReply {
@@ -43,21 +64,16 @@ interface FastifyLikeReply {
 }
 
 interface FastifyLikeInstance {
-  addHook(
-    name: 'onRequest',
-    hook: (request: FastifyLikeRequest, reply: FastifyLikeReply, done: Next) => void,
-  ): unknown;
+  addHook(name: 'onRoute', hook: (options: FastifyRouteOptions) => void): unknown;
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
-/** The route a Fastify request was routed to, among `byPath` (by its path pattern). */
-function routeOf(byPath: Map<string, EarlyRoute>, request: FastifyLikeRequest): EarlyRoute | undefined {
-  const url = request.routeOptions?.url;
-  if (url === undefined) return undefined;
-  return byPath.get(url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url);
+/** `/a/` → `/a`, as the survey writes paths. */
+function normalPath(path: string): string {
+  return joinPath(path);
 }
 
 /** Nest's `ApplicationConfig`, reached through the container that every module holds. */
@@ -81,17 +97,22 @@ function applicationSettings(modules: ModulesContainer): ApplicationSettings | u
 }
 
 /**
- * Answers HITs of public routes (`@Cached({ public: true })`) before Nest's router: from an Express route
- * middleware or a Fastify `onRequest` hook registered by the module, so guards, pipes and interceptors do not
- * run for them (routes with any guard are never answered here). The answer is the interceptor's own (same
- * plan, key, headers and `304`). A miss leaves its ticket on the request for the interceptor, which computes
- * the entry without a second lookup; anything else (other methods, `no-cache`, `no-store`, a declined key)
- * takes the normal path untouched.
+ * Hooks of cached `GET` routes that run before Nest's guards, attached to the routes themselves (the first
+ * handler of the Express route, a route-level Fastify `onRequest` hook), so they run only for requests the
+ * router gave that route, after every application middleware and hook:
+ *
+ * - HITs of public routes (`@Cached({ public: true })`) with no guard are answered there: guards, pipes and
+ *   interceptors do not run. The answer is the interceptor's own (same plan, key, headers and `304`). A miss
+ *   leaves its ticket on the request for the interceptor, which computes the entry without a second lookup;
+ *   anything else (`no-cache`, `no-store`, a declined key, an unreadable entry) takes the normal path.
+ * - Other cached routes mark a request with credentials `private, no-store` before the guards run, so a
+ *   guard's refusal is not stored downstream either.
  */
 @Injectable()
-export class EarlyAnswers {
+export class EarlyAnswers implements OnModuleInit {
   private readonly logger = new Logger('Cache');
   private readonly headers: CacheHeaders;
+  private routes: SurveyedRoute[] = [];
 
   constructor(
     private readonly interceptor: CacheInterceptor,
@@ -105,100 +126,99 @@ export class EarlyAnswers {
     this.headers = new CacheHeaders(options);
   }
 
-  /** Registers the early path of every eligible public route; logs which are served early and why not. */
-  register(consumer: MiddlewareConsumer): void {
+  /** Called right before Nest registers routes: surveys them and, on Fastify, hooks their registration. */
+  register(): void {
     if (!this.engine.enabled) return;
-    const adapter = this.adapterHost.httpAdapter as { getType(): string; getInstance(): unknown } | undefined;
+    const adapter = this.adapter();
     if (adapter === undefined) return;
-    const survey = surveyPublicRoutes(this.discovery, this.reflector, applicationSettings(this.modules));
+    const survey = surveyCachedRoutes(this.discovery, this.reflector, applicationSettings(this.modules));
     for (const { name, reason } of survey.refused) {
       this.logger.log(`Public route ${name} is answered after the router: ${reason}`);
     }
-    const type = adapter.getType();
-    if (type === 'express') {
-      this.presetExpress(consumer, survey.cached);
-      this.registerExpress(consumer, survey.early);
-    } else if (type === 'fastify') {
-      const instance = adapter.getInstance() as FastifyLikeInstance;
-      this.presetFastify(instance, survey.cached);
-      this.registerFastify(instance, survey.early);
-    } else {
-      return;
-    }
-    for (const route of survey.early) {
-      this.logger.log(
-        `Public route ${route.name} (${route.routerPaths.join(', ')}) is answered before the router`,
-      );
+    this.routes = survey.routes;
+    if (adapter.getType() === 'fastify') this.hookFastify(adapter.getInstance() as FastifyLikeInstance);
+  }
+
+  /** Called right after Nest registered routes: on Express, puts the hooks in front of their handlers. */
+  onModuleInit(): void {
+    const adapter = this.adapter();
+    if (adapter?.getType() !== 'express' || this.routes.length === 0) return;
+    const router = (adapter.getInstance() as { router?: { stack?: ExpressRouteLayer[] } }).router;
+    for (const route of this.routes) {
+      for (const path of route.routerPaths) {
+        const layers = (router?.stack ?? []).filter(
+          (layer) => typeof layer.route?.path === 'string' && normalPath(layer.route.path) === path,
+        );
+        const gets = layers.filter((layer) => layer.route?.methods?.['get'] === true);
+        const target = gets.length === 1 ? gets[0]?.route : undefined;
+        if (target === undefined) {
+          if (route.early)
+            this.logger.log(`Public route ${route.name} is answered after the router: ${path} not found`);
+          continue;
+        }
+        const hook = this.hookOf(route);
+        target.get(
+          (
+            req: CacheRequest & { res?: object },
+            res: object & ClosableResponse & { send: SendFunction },
+            next: Next,
+          ) => hook(req, res, res, (body) => res.send(body), next),
+        );
+        // `get()` appended the handler: it must run first.
+        target.stack.unshift(target.stack.pop());
+        this.logEarly(route, path);
+      }
     }
   }
 
+  private adapter(): { getType(): string; getInstance(): unknown } | undefined {
+    return this.adapterHost.httpAdapter as { getType(): string; getInstance(): unknown } | undefined;
+  }
+
+  private hookFastify(instance: FastifyLikeInstance): void {
+    const byPath = new Map<string, SurveyedRoute>();
+    for (const route of this.routes) for (const path of route.routerPaths) byPath.set(path, route);
+    instance.addHook('onRoute', (options) => {
+      const methods = Array.isArray(options.method) ? options.method : [options.method];
+      if (!methods.every((method) => method === 'GET' || method === 'HEAD')) return;
+      const route = options.url === undefined ? undefined : byPath.get(normalPath(options.url));
+      if (route === undefined) return;
+      const hook = this.hookOf(route);
+      const own = (request: CacheRequest, reply: FastifyLikeReply, done: Next): void =>
+        hook(request, reply, reply.raw, (body) => reply.send(body), done);
+      // Appended: after the route's other `onRequest` hooks (`@fastify/compress` marks its replies there).
+      const existing: unknown = options.onRequest;
+      const hooks: unknown[] =
+        existing === undefined ? [] : Array.isArray(existing) ? [...(existing as unknown[])] : [existing];
+      options.onRequest = [...hooks, own];
+      if (methods.includes('GET')) this.logEarly(route, options.url ?? '');
+    });
+  }
+
+  private logEarly(route: SurveyedRoute, path: string): void {
+    if (route.early) this.logger.log(`Public route ${route.name} (${path}) is answered before the router`);
+  }
+
+  private hookOf(route: SurveyedRoute): RouteHook {
+    if (route.early) {
+      return (request, res, raw, send, next) => this.serve(route, { request, res, raw, send, next });
+    }
+    return (request, res, _raw, _send, next) => {
+      this.preset(route, request, res);
+      next();
+    };
+  }
+
   /** Marks credentialed requests of cached routes private before the guards run (see `presetPrivate`). */
-  private preset(route: EarlyRoute, request: CacheRequest, res: object): void {
+  private preset(route: SurveyedRoute, request: CacheRequest, res: object): void {
     const plan = this.interceptor.planOf(route.controller, route.handler);
     if (plan !== undefined && this.headers.presetPrivate(responseAccessFor(res), res, plan, request)) {
       markPreset(request);
     }
   }
 
-  private presetExpress(consumer: MiddlewareConsumer, routes: EarlyRoute[]): void {
-    for (const route of routes) {
-      if (this.interceptor.planOf(route.controller, route.handler)?.lifetime.public !== false) continue;
-      const middleware = (req: CacheRequest, res: object, next: Next): void => {
-        this.preset(route, req, res);
-        next();
-      };
-      consumer
-        .apply(middleware)
-        .forRoutes(...route.paths.map((path) => ({ path, method: RequestMethod.GET })));
-    }
-  }
-
-  private presetFastify(instance: FastifyLikeInstance, routes: EarlyRoute[]): void {
-    const byPath = new Map<string, EarlyRoute>();
-    for (const route of routes) {
-      if (this.interceptor.planOf(route.controller, route.handler)?.lifetime.public !== false) continue;
-      for (const path of route.routerPaths) byPath.set(path, route);
-    }
-    if (byPath.size === 0) return;
-    instance.addHook('onRequest', (request, reply, done) => {
-      const route = routeOf(byPath, request);
-      if (route !== undefined) this.preset(route, request, reply);
-      done();
-    });
-  }
-
-  private registerExpress(consumer: MiddlewareConsumer, routes: EarlyRoute[]): void {
-    for (const route of routes) {
-      const middleware = (req: CacheRequest, res: ExpressLikeResponse, next: Next): void => {
-        this.serve(route, { request: req, res, raw: res, send: (body) => res.send(body), next });
-      };
-      consumer
-        .apply(middleware)
-        .forRoutes(...route.paths.map((path) => ({ path, method: RequestMethod.GET })));
-    }
-  }
-
-  private registerFastify(instance: FastifyLikeInstance, routes: EarlyRoute[]): void {
-    if (routes.length === 0) return;
-    const byPath = new Map<string, EarlyRoute>();
-    for (const route of routes) for (const path of route.routerPaths) byPath.set(path, route);
-    instance.addHook('onRequest', (request, reply, done) => {
-      const route = routeOf(byPath, request);
-      if (route === undefined) return done();
-      this.serve(route, {
-        request,
-        res: reply,
-        raw: reply.raw,
-        send: (body) => reply.send(body),
-        next: done,
-      });
-    });
-  }
-
-  private serve(route: EarlyRoute, exchange: Exchange): void {
+  private serve(route: SurveyedRoute, exchange: Exchange): void {
     const { request, next } = exchange;
-    const method = request.method;
-    if (method !== 'GET' && method !== 'HEAD') return next();
     const directives = parseRequestDirectives(request.headers);
     if (directives.noCache || directives.noStore) return next();
     const plan = this.interceptor.planOf(route.controller, route.handler);
@@ -230,12 +250,23 @@ export class EarlyAnswers {
 
   private settle(plan: RoutePlan, resolved: ResolvedKey, acquired: Acquired, exchange: Exchange): void {
     const { request, res } = exchange;
-    if (acquired.kind === 'hit') {
-      const access = responseAccessFor(res);
-      this.headers.answer(access, res, plan, request, acquired.entry, acquired.label, exchange.send);
-      return;
+    if (acquired.kind === 'compute') {
+      leaveEarlyLookup(request, exchange.raw, { plan, key: resolved.key, acquired });
+      return exchange.next();
     }
-    leaveEarlyLookup(request, exchange.raw, { plan, key: resolved.key, acquired });
-    exchange.next();
+    const representation = representationOf(acquired.entry, request);
+    // An entry that cannot be read (a corrupt compressed body): the normal path serves the request.
+    if (representation === undefined) return exchange.next();
+    const access = responseAccessFor(res);
+    this.headers.answer(
+      access,
+      res,
+      plan,
+      request,
+      acquired.entry,
+      acquired.label,
+      exchange.send,
+      representation,
+    );
   }
 }

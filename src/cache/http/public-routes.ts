@@ -3,12 +3,14 @@ import type { DiscoveryService, Reflector } from '@nestjs/core';
 import { CACHED_METADATA } from './cached.metadata.js';
 import { handlesResponseItself } from './route-plan.js';
 
-/** Nest's metadata keys read here (route paths, methods, guards, hosts, versions). */
+/** Nest's metadata keys read here (route paths, methods, guards, hosts, versions, module paths, headers). */
 const PATH_METADATA = 'path';
 const METHOD_METADATA = 'method';
 const GUARDS_METADATA = '__guards__';
 const HOST_METADATA = 'host';
 const VERSION_METADATA = '__version__';
+const MODULE_PATH_METADATA = '__module_path__';
+const HEADERS_METADATA = '__headers__';
 
 /** Literal segments and `:name` parameters only: a pattern both routers and this module read the same way. */
 const PLAIN_PATH = /^[A-Za-z0-9_.~\-/:]*$/;
@@ -23,25 +25,25 @@ export interface ApplicationSettings {
   getVersioning(): unknown;
 }
 
-/** A public `GET` route that may be answered before the router. */
-export interface EarlyRoute {
+/** A cached `GET` route whose router paths this module knows for sure. */
+export interface SurveyedRoute {
   readonly controller: Type;
   readonly handler: object;
   /** `Controller.method`, for logs. */
   readonly name: string;
-  /** Its paths as the application declared them (what module middleware is registered with). */
-  readonly paths: readonly string[];
   /** Its paths as the router matches them (global prefix included). */
   readonly routerPaths: readonly string[];
+  /** Declared `public: true` and free of guards: its HITs may be answered before the guards would run. */
+  readonly early: boolean;
 }
 
-/** The public routes, answered early or not, with the reason; and every cached `GET` route with a plain path. */
-export interface PublicRouteSurvey {
-  readonly early: EarlyRoute[];
+/** The cached `GET` routes, and the public ones that cannot be answered early with the reason. */
+export interface RouteSurvey {
+  readonly routes: SurveyedRoute[];
   readonly refused: Array<{ readonly name: string; readonly reason: string }>;
-  /** Every `@Cached` `GET` route whose paths this module can match (public or not, guarded or not). */
-  readonly cached: EarlyRoute[];
 }
+
+type Method = (...args: unknown[]) => unknown;
 
 function asList(value: unknown): string[] {
   if (value === undefined) return ['/'];
@@ -49,7 +51,7 @@ function asList(value: unknown): string[] {
 }
 
 /** `/a` + `b/` → `/a/b`: one leading slash, no trailing or doubled ones. */
-function joinPath(...parts: string[]): string {
+export function joinPath(...parts: string[]): string {
   const joined = parts
     .flatMap((part) => part.split('/'))
     .filter((segment) => segment !== '')
@@ -61,8 +63,6 @@ function isPlainPath(path: string): boolean {
   if (!PLAIN_PATH.test(path)) return false;
   return path.split('/').every((segment) => !segment.includes(':') || PARAM_SEGMENT.test(segment));
 }
-
-type Method = (...args: unknown[]) => unknown;
 
 function methodsOf(proto: object): Array<[string, Method]> {
   const found = new Map<string, Method>();
@@ -85,70 +85,104 @@ function hasGuards(target: object): boolean {
   return guards !== undefined && guards.length > 0;
 }
 
-/** Why a public route cannot be answered before the router, or `undefined` when it can. */
-function refusal(
+function mountedThroughRouterModule(host: unknown): boolean {
+  const metatype = (host as { metatype?: unknown } | undefined)?.metatype;
+  if (typeof metatype !== 'function') return false;
+  return Reflect.getMetadataKeys(metatype).some((key) => String(key).startsWith(MODULE_PATH_METADATA));
+}
+
+/**
+ * Why the paths of a cached route cannot be known for sure (then nothing is registered for it), or
+ * `undefined`.
+ */
+function unknownPaths(
   controller: Type,
   handler: object,
-  name: string,
+  host: unknown,
   paths: string[],
   settings: ApplicationSettings | undefined,
 ): string | undefined {
   if (settings === undefined) return 'the application settings (guards, prefix) are not readable';
-  if (settings.getGlobalGuards().length > 0 || settings.getGlobalRequestGuards().length > 0) {
-    return 'a global guard is bound';
-  }
-  if (hasGuards(controller) || hasGuards(handler)) return 'a guard is bound to it';
   if (settings.getVersioning() !== undefined) return 'the application uses versioning';
   if ((settings.getGlobalPrefixOptions().exclude ?? []).length > 0) return 'the global prefix has exclusions';
+  if (mountedThroughRouterModule(host)) return 'its module is mounted with a path (RouterModule)';
   if (Reflect.getMetadata(HOST_METADATA, controller) !== undefined)
     return 'its controller is bound to a host';
   if (Reflect.getMetadata(VERSION_METADATA, controller) !== undefined) return 'its controller is versioned';
   if (Reflect.getMetadata(VERSION_METADATA, handler) !== undefined) return 'it is versioned';
-  if (handlesResponseItself(controller, name)) return 'it writes its response through @Res()';
   const odd = paths.find((path) => !isPlainPath(path));
   if (odd !== undefined) return `its path ${odd} has wildcards or patterns`;
   return undefined;
 }
 
+/** Why a public route with known paths is not answered before the guards, or `undefined`. */
+function notEarly(
+  controller: Type,
+  handler: object,
+  methodName: string,
+  settings: ApplicationSettings,
+): string | undefined {
+  if (settings.getGlobalGuards().length > 0 || settings.getGlobalRequestGuards().length > 0) {
+    return 'a global guard is bound';
+  }
+  if (hasGuards(controller) || hasGuards(handler)) return 'a guard is bound to it';
+  if (handlesResponseItself(controller, methodName)) return 'it writes its response through @Res()';
+  const headers = Reflect.getMetadata(HEADERS_METADATA, handler) as unknown[] | undefined;
+  if (headers !== undefined && headers.length > 0) return 'it sets headers with @Header()';
+  return undefined;
+}
+
 /**
- * Finds the `GET` routes declared `@Cached({ public: true })` and tells which may be answered before the
- * router: those with no guard anywhere (global, controller or method: an early answer must never skip one),
- * a plain path, and no versioning or host binding.
+ * Finds the cached `GET` routes whose router paths are certain (plain paths, no versioning, host binding or
+ * module path), and which of the public ones may be answered before the guards: those with no guard anywhere
+ * (global, controller or method: an early answer must never skip one). A path two routes share is left out
+ * for both, so a hook is never attached to the wrong route.
  */
-export function surveyPublicRoutes(
+export function surveyCachedRoutes(
   discovery: DiscoveryService,
   reflector: Reflector,
   settings: ApplicationSettings | undefined,
-): PublicRouteSurvey {
-  const survey: PublicRouteSurvey = { early: [], refused: [], cached: [] };
+): RouteSurvey {
+  const survey: RouteSurvey = { routes: [], refused: [] };
   const prefix = settings?.getGlobalPrefix() ?? '';
+  const owners = new Map<string, number>();
   for (const wrapper of discovery.getControllers()) {
     const controller = wrapper.metatype as Type | null | undefined;
     if (typeof controller !== 'function') continue;
     const controllerPaths = asList(Reflect.getMetadata(PATH_METADATA, controller));
-    for (const [method, handler] of methodsOf(controller.prototype as object)) {
-      if (Reflect.getMetadata(METHOD_METADATA, handler) !== RequestMethod.GET) continue;
+    for (const [methodName, handler] of methodsOf(controller.prototype as object)) {
       if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
+      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      const methodPaths = asList(Reflect.getMetadata(PATH_METADATA, handler));
+      const paths = controllerPaths.flatMap((c) => methodPaths.map((m) => joinPath(prefix, c, m)));
+      if (method !== RequestMethod.GET) {
+        // Other methods may share a path with a cached GET route: the path is still the GET route's own.
+        continue;
+      }
+      for (const path of paths) owners.set(path, (owners.get(path) ?? 0) + 1);
       const cached = reflector.getAllAndOverride(CACHED_METADATA, [handler, controller]);
       if (cached === undefined) continue;
-      const name = `${controller.name}.${method}`;
-      const methodPaths = asList(Reflect.getMetadata(PATH_METADATA, handler));
-      const paths = controllerPaths.flatMap((c) => methodPaths.map((m) => joinPath(c, m)));
-      const route = { controller, handler, name, paths, routerPaths: paths.map((p) => joinPath(prefix, p)) };
-      const matchable =
-        settings !== undefined &&
-        settings.getVersioning() === undefined &&
-        (settings.getGlobalPrefixOptions().exclude ?? []).length === 0 &&
-        Reflect.getMetadata(HOST_METADATA, controller) === undefined &&
-        Reflect.getMetadata(VERSION_METADATA, controller) === undefined &&
-        Reflect.getMetadata(VERSION_METADATA, handler) === undefined &&
-        paths.every(isPlainPath);
-      if (matchable) survey.cached.push(route);
-      if (cached.public !== true) continue;
-      const reason = refusal(controller, handler, method, paths, settings);
-      if (reason !== undefined) survey.refused.push({ name, reason });
-      else survey.early.push(route);
+      const name = `${controller.name}.${methodName}`;
+      const isPublic = cached.public === true;
+      const unknown = unknownPaths(controller, handler, wrapper.host, paths, settings);
+      if (unknown !== undefined || settings === undefined) {
+        if (isPublic) survey.refused.push({ name, reason: unknown ?? 'unknown paths' });
+        continue;
+      }
+      const reason = isPublic ? notEarly(controller, handler, methodName, settings) : 'not public';
+      if (isPublic && reason !== undefined) survey.refused.push({ name, reason });
+      survey.routes.push({ controller, handler, name, routerPaths: paths, early: reason === undefined });
     }
   }
-  return survey;
+  // A path two GET routes declare (two controllers, or a route and a copy) belongs to neither for sure.
+  const shared = new Set([...owners].filter(([, count]) => count > 1).map(([path]) => path));
+  return {
+    refused: [
+      ...survey.refused,
+      ...survey.routes
+        .filter((route) => route.early && route.routerPaths.some((path) => shared.has(path)))
+        .map((route) => ({ name: route.name, reason: 'another GET route declares the same path' })),
+    ],
+    routes: survey.routes.filter((route) => !route.routerPaths.some((path) => shared.has(path))),
+  };
 }

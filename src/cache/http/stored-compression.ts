@@ -1,5 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
+import { acceptsGzip } from './accept-encoding.js';
+import type { CacheRequest } from './cache-key.js';
 
 /** Types worth compressing: text, JSON, XML, JavaScript, SVG (images and archives are compressed already). */
 const COMPRESSIBLE =
@@ -23,7 +25,7 @@ export function compressForStorage(
   if (threshold === undefined || contentType === undefined || !COMPRESSIBLE.test(contentType))
     return undefined;
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  if (length < threshold) return undefined;
+  if (length < threshold || length > MAX_COMPRESSED_INPUT_BYTES) return undefined;
   const compressed = gzipSync(body, { level: GZIP_LEVEL });
   return compressed.length < length * WORTHWHILE ? compressed : undefined;
 }
@@ -36,15 +38,64 @@ export function gzipTag(etag: string): string {
   return `${etag.slice(0, -1)}.gz"`;
 }
 
+/** Largest body a stored gzip entry may inflate to; anything larger is treated as unreadable. */
+const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
+
+/** Largest body compressed on a miss: beyond it the event loop would block too long; it is stored as sent. */
+export const MAX_COMPRESSED_INPUT_BYTES = 16 * 1024 * 1024;
+
+/** The body a request gets from an entry, its tag, and how it is encoded. */
+export interface Representation {
+  readonly body: string | Buffer | undefined;
+  readonly etag: string;
+  /** The body is the stored gzip bytes (`Content-Encoding: gzip`). */
+  readonly gzip: boolean;
+  /** The entry has several representations (it is stored compressed): `Vary: Accept-Encoding`. */
+  readonly varies: boolean;
+}
+
 /** The stored bytes of an entry (gzip bytes for a compressed one). */
-export function storedBytes(entry: StoredResponse): Buffer | string | undefined {
+function storedBytes(entry: StoredResponse): Buffer | string | undefined {
   return (
     entry.bodyBytes ?? (entry.encoding === 'base64' ? Buffer.from(entry.body ?? '', 'base64') : entry.body)
   );
 }
 
-/** The identity body of a compressed entry. */
-export function decompressed(entry: StoredResponse): Buffer {
+/**
+ * What `request` gets from `entry`: a compressed entry's gzip bytes as they are when the request accepts gzip,
+ * else its decompressed body; any other entry's body. `undefined` when a compressed entry cannot be read (not
+ * gzip, corrupt, or too large once inflated): the caller serves the request as if there were no entry.
+ */
+export function representationOf(entry: StoredResponse, request: CacheRequest): Representation | undefined {
+  if (entry.contentEncoding !== 'gzip') {
+    return { body: storedBytes(entry), etag: entry.etag, gzip: false, varies: false };
+  }
   const stored = storedBytes(entry);
-  return gunzipSync(typeof stored === 'string' ? Buffer.from(stored, 'base64') : (stored ?? Buffer.alloc(0)));
+  if (!Buffer.isBuffer(stored) || stored.length < 18 || stored[0] !== 0x1f || stored[1] !== 0x8b)
+    return undefined;
+  if (acceptsGzip(request.headers['accept-encoding'])) {
+    return { body: stored, etag: gzipTag(entry.etag), gzip: true, varies: true };
+  }
+  try {
+    return {
+      body: gunzipSync(stored, { maxOutputLength: MAX_INFLATED_BYTES }),
+      etag: entry.etag,
+      gzip: false,
+      varies: true,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What `request` gets from an entry just stored compressed, from the bytes the miss still holds. */
+export function freshRepresentation(
+  etag: string,
+  identity: string | Buffer,
+  compressed: Buffer,
+  request: CacheRequest,
+): Representation {
+  return acceptsGzip(request.headers['accept-encoding'])
+    ? { body: compressed, etag: gzipTag(etag), gzip: true, varies: true }
+    : { body: identity, etag, gzip: false, varies: true };
 }
