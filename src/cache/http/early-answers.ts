@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
+import { errorMessage } from '../cache.errors.js';
 import { CacheEngine, type Acquired } from '../engine/cache-engine.js';
 import { CacheHeaders } from './cache-headers.js';
 import type { CacheRequest } from './cache-key.js';
@@ -258,15 +259,23 @@ export class EarlyAnswers implements OnModuleInit {
     // An entry that cannot be read (a corrupt compressed body): the normal path serves the request.
     if (representation === undefined) return exchange.next();
     const access = responseAccessFor(res);
-    this.headers.answer(
-      access,
-      res,
-      plan,
-      request,
-      acquired.entry,
-      acquired.label,
-      exchange.send,
-      representation,
-    );
+    try {
+      this.headers.answer(
+        access,
+        res,
+        plan,
+        request,
+        acquired.entry,
+        acquired.label,
+        exchange.send,
+        representation,
+      );
+    } catch (error) {
+      // A cache failure never fails the request: the normal path answers it.
+      this.logger.warn(
+        `Early answer of ${plan.className}.${plan.handlerName} failed: ${errorMessage(error)}`,
+      );
+      exchange.next();
+    }
   }
 }

@@ -43,7 +43,10 @@ export function leaveEarlyLookup(
   response: { once(event: 'close', listener: () => void): unknown },
   lookup: EarlyLookup,
 ): void {
-  (request as Carrier)[EARLY_LOOKUP] = lookup;
+  const carrier = request as Carrier;
+  // Never two: one left before would otherwise hold its flight until the followers' timeout.
+  carrier[EARLY_LOOKUP]?.acquired.ticket.abandon();
+  carrier[EARLY_LOOKUP] = lookup;
   response.once('close', () => {
     if (takeEarlyLookup(request, lookup.plan) !== undefined) lookup.acquired.ticket.abandon();
   });
