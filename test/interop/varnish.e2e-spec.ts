@@ -1,16 +1,13 @@
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsersService } from '../../src/users/users.service.js';
+import { describe, expect, it } from 'vitest';
+import { directiveSeconds, sleepUntil, startVarnish, varnishVersion } from '../helpers/proxies.js';
 import {
-  directiveSeconds,
-  skipWithoutProxy,
-  sleepUntil,
-  startVarnish,
-  varnishVersion,
-  type OwnedProxy,
-} from '../helpers/proxies.js';
-import { ADAPTERS, Api, startSampleApp, type SampleApp } from '../helpers/sample-app.js';
-import { countCalls, printTrace, ServerTraffic, traceOf, type Exchange } from './server-traffic.js';
+  describeBehindProxy,
+  describeUserScopedScenarios,
+  ProxyFront,
+  SHARED_MAX_AGE,
+  SharedRouteTimeline,
+} from './proxy-scenarios.js';
+import type { ProxyAnswer, ProxyConfig } from './proxy-scenarios.js';
 
 /**
  * Varnish in front of the sample app: first exactly as installed (`-b`, the builtin VCL: requests with
@@ -24,23 +21,8 @@ import { countCalls, printTrace, ServerTraffic, traceOf, type Exchange } from '.
  * be served fresh past its server entry.
  */
 const version = varnishVersion();
-const skip = skipWithoutProxy(
-  'Varnish interop',
-  version !== undefined,
-  'varnishd on PATH or in /usr/sbin (Debian package varnish), or VARNISHD_PATH',
-);
 
-/**
- * The server-side TTL of the app's entries here (`CACHE_DEFAULT_TTL`, seconds): longer than two `s-maxage`
- * periods, so the revalidations below find the entry alive, and short enough that a first fetch 12 s after
- * the entry was made gets an `s-maxage` capped below the route's 5.
- */
-const TTL = 15;
-/** The public profile's `sharedMaxAge`. */
-const SHARED_MAX_AGE = 5;
-
-interface Config {
-  readonly name: string;
+interface Config extends ProxyConfig {
   /** `undefined`: the stock builtin VCL alone. */
   readonly vcl: string | undefined;
   /**
@@ -59,17 +41,8 @@ const KEEP: Config = {
 };
 const CONFIGS: readonly Config[] = [STOCK, KEEP];
 
-type Credentials = { token: string } | { apiKey: string } | Record<string, never>;
-
-/** One answer through Varnish: when it was sent and received, and what Varnish says it did. */
-interface Answer {
-  readonly path: string;
-  readonly sentAt: number;
-  readonly receivedAt: number;
-  readonly status: number;
-  readonly body: unknown;
-  readonly text: string;
-  readonly headers: Headers;
+/** One answer through Varnish, with what Varnish says it did. */
+interface Answer extends ProxyAnswer {
   /** Delivered from an object (`X-Varnish` names two transactions: this one and the fetch). */
   readonly hit: boolean;
   /** `Age`, whole seconds since the object was fetched (Varnish sends 0 on a miss or a pass). */
@@ -78,48 +51,21 @@ interface Answer {
   readonly sMaxAge: number | undefined;
 }
 
-function credentialsName(credentials: Credentials): string {
-  return 'token' in credentials ? 'Bearer' : 'apiKey' in credentials ? 'X-API-Key' : 'none';
-}
-
-function lineOf(answer: Answer, credentials: string): string {
-  const shown = ['x-varnish', 'age', 'cache-control', 'etag', 'vary', 'x-cache']
-    .map((name) => [name, answer.headers.get(name)] as const)
-    .filter(([, value]) => value !== null)
-    .map(([name, value]) => `${name}: ${value}`);
-  return `GET ${answer.path} [credentials=${credentials}] -> ${answer.status} [${shown.join('; ')}]`;
-}
-
 /** One Varnish and what it answered; every hit's `Age` is checked against what its headers allow. */
-class Front {
-  private readonly api: Api;
+class Front extends ProxyFront<Config, Answer> {
+  protected readonly shown = ['x-varnish', 'age', 'cache-control', 'etag', 'vary', 'x-cache'];
 
-  constructor(
-    readonly config: Config,
-    readonly proxy: OwnedProxy,
-  ) {
-    this.api = new Api(proxy.url);
+  protected read(answer: ProxyAnswer): Answer {
+    const xids = (answer.headers.get('x-varnish') ?? '').trim().split(/\s+/);
+    return {
+      ...answer,
+      hit: xids.length === 2,
+      age: Number(answer.headers.get('age') ?? Number.NaN),
+      sMaxAge: directiveSeconds(answer.headers.get('cache-control'), 's-maxage'),
+    };
   }
 
-  async get(path: string, credentials: Credentials = {}, label = ''): Promise<Answer> {
-    const sentAt = Date.now();
-    const res = await this.api.call('GET', path, credentials);
-    const xids = (res.headers.get('x-varnish') ?? '').trim().split(/\s+/);
-    const answer: Answer = {
-      path,
-      sentAt,
-      receivedAt: Date.now(),
-      status: res.status,
-      body: res.body,
-      text: res.text,
-      headers: res.headers,
-      hit: xids.length === 2,
-      age: Number(res.headers.get('age') ?? Number.NaN),
-      sMaxAge: directiveSeconds(res.headers.get('cache-control'), 's-maxage'),
-    };
-    const line = lineOf(answer, credentialsName(credentials));
-    if (process.env['INTEROP_TRACE'] === '1')
-      console.log(`${version}, ${this.config.name}: ${label} ${line}`);
+  protected check(answer: Answer, line: string): void {
     expect(answer.age, line).toBeGreaterThanOrEqual(0);
     if (answer.hit) {
       // Varnish counts Age from the whole second the object was fetched in: a fresh hit shows at most its
@@ -129,7 +75,6 @@ class Front {
     } else {
       expect(answer.age, line).toBe(0);
     }
-    return answer;
   }
 }
 
@@ -140,143 +85,33 @@ class Front {
  */
 const staleFrom = (fetchedBy: number, ttl: number) => fetchedBy + ttl * 1000 + 100;
 
-interface User {
-  email: string;
-  token: string;
-  id: number;
-  key: string;
-  keyId: number;
+/** After a background fetch reached the app: asks until Varnish delivers the object it fetched. */
+async function refreshed(front: Front, path: string, label: string): Promise<Answer> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const answer = await front.get(path, {}, label);
+    if (answer.hit && answer.age <= 1) return answer;
+    if (Date.now() > deadline) throw new Error(`${path}: Varnish still delivers the stale object`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
-describe.skipIf(skip).each(ADAPTERS)(
-  `${version ?? 'Varnish'} in front of the sample app on %s`,
-  (adapter) => {
-    let sample: SampleApp;
-    let api: Api;
-    let traffic: ServerTraffic;
-    let profileRuns: () => number;
-    const fronts = new Map<string, Front>();
-    let n = 0;
+describeBehindProxy(
+  {
+    proxy: 'Varnish',
+    version,
+    install: 'varnishd on PATH or in /usr/sbin (Debian package varnish), or VARNISHD_PATH',
+    configs: CONFIGS,
+    start: async (config, backend) =>
+      new Front(config, await startVarnish({ backend, vcl: config.vcl }), version),
+  },
+  'in front of the sample app',
+  (interop) => {
+    const { frontOf } = interop;
 
-    const newUser = async (): Promise<User> => {
-      const email = `varnish-${adapter}-${++n}@example.com`;
-      const token = await api.register(email);
-      const created = await api.call('POST', '/users/keys', { token, body: { name: `key-${n}` } });
-      const { id: keyId, key } = created.body as { id: number; key: string };
-      return { email, token, id: Api.idOf(token), key, keyId };
-    };
-    const frontOf = (config: Config): Front => {
-      const front = fronts.get(config.name);
-      if (front === undefined) throw new Error(`no Varnish for ${config.name}`);
-      return front;
-    };
-    /** What the app received and answered for `path` since `mark`, printed with INTEROP_TRACE=1. */
-    const seen = async (mark: number, path: string, label: string) => {
-      const exchanges = await traffic.since(mark, path);
-      printTrace(`${adapter}, ${version}: ${label}`, exchanges);
-      return { exchanges, trace: exchanges.map(traceOf).join('\n') };
-    };
-    /** After a background fetch reached the app: asks until Varnish delivers the object it fetched. */
-    const refreshed = async (front: Front, path: string, label: string): Promise<Answer> => {
-      const deadline = Date.now() + 3000;
-      for (;;) {
-        const answer = await front.get(path, {}, label);
-        if (answer.hit && answer.age <= 1) return answer;
-        if (Date.now() > deadline) throw new Error(`${path}: Varnish still delivers the stale object`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    };
-
-    beforeAll(async () => {
-      sample = await startSampleApp('sqlite', 'memory', { CACHE_DEFAULT_TTL: String(TTL) }, { adapter });
-      api = new Api(sample.url);
-      traffic = new ServerTraffic(sample.app.getHttpServer() as Server);
-      profileRuns = countCalls(sample.app.get(UsersService), 'publicProfile');
-      const backend = new URL(sample.url).host;
-      for (const config of CONFIGS) {
-        fronts.set(config.name, new Front(config, await startVarnish({ backend, vcl: config.vcl })));
-      }
-    });
-    afterAll(async () => {
-      for (const front of fronts.values()) await front.proxy.stop();
-      traffic?.stop();
-      await sample?.stop();
-    });
-
-    describe.each(CONFIGS)('$name: user-scoped responses and errors', (config) => {
-      it("never gives user B's 404 for user A's key id (X-API-Key) to A (the issue's scenario)", async () => {
-        const front = frontOf(config);
-        const a = await newUser();
-        const b = await newUser();
-        const path = `/users/keys/${a.keyId}`;
-        const mark = traffic.mark();
-
-        const refused = await front.get(path, { apiKey: b.key }, 'B asks for A’s key id:');
-        const own = await front.get(path, { apiKey: a.key }, 'then A:');
-        const again = await front.get(path, { apiKey: a.key }, 'A again:');
-
-        expect(refused.status).toBe(404);
-        expect(refused.headers.get('cache-control')).toBe('private, no-store');
-        for (const answer of [own, again]) {
-          expect(answer.status).toBe(200);
-          expect(answer.hit).toBe(false);
-          expect(answer.body).toMatchObject({ id: a.keyId, name: expect.stringMatching(/^key-/) as unknown });
-          expect(answer.headers.get('cache-control')).toBe('private, no-cache');
-        }
-        const { exchanges, trace } = await seen(mark, path, 'B then A for A’s key id');
-        expect(
-          exchanges.map((e) => e.status),
-          trace,
-        ).toEqual([404, 200, 200]);
-      });
-
-      it.each(['Bearer', 'X-API-Key'] as const)(
-        'never gives one user’s response to another user or to an anonymous caller (%s)',
-        async (credentials) => {
-          const front = frontOf(config);
-          const a = await newUser();
-          const b = await newUser();
-          const as = (user: User): Credentials =>
-            credentials === 'Bearer' ? { token: user.token } : { apiKey: user.key };
-          const callers: Array<[string, User | undefined]> = [
-            ['A', a],
-            ['B', b],
-            ['anonymous', undefined],
-            ['A', a],
-            ['B', b],
-          ];
-          for (const path of ['/users/me', '/users/keys', `/users/keys/${a.keyId}`]) {
-            const mark = traffic.mark();
-            for (const [name, user] of callers) {
-              const answer = await front.get(path, user === undefined ? {} : as(user), `${name}:`);
-              // Varnish asked the app every time: it delivered no object to anyone.
-              expect(answer.hit, `${name} on ${path}`).toBe(false);
-              expect(answer.text).not.toContain(user === a ? b.email : a.email);
-              if (user === undefined) {
-                expect(answer.status, `${name} on ${path}`).toBe(401);
-                continue;
-              }
-              expect(answer.headers.get('cache-control'), `${name} on ${path}`).toMatch(
-                /^private, no-(cache|store)$/,
-              );
-              if (path === '/users/me') {
-                expect(answer.status).toBe(200);
-                expect(answer.body).toMatchObject({ email: user.email });
-              } else if (path === '/users/keys') {
-                expect(answer.status).toBe(200);
-                expect((answer.body as Array<{ id: number }>).map((k) => k.id)).toEqual([user.keyId]);
-              } else if (user === a) {
-                expect(answer.status).toBe(200);
-                expect(answer.body).toMatchObject({ id: a.keyId });
-              } else {
-                expect(answer.status).toBe(404);
-              }
-            }
-            const { exchanges, trace } = await seen(mark, path, `A, B, anonymous, A, B (${credentials})`);
-            expect(exchanges, trace).toHaveLength(callers.length);
-          }
-        },
-      );
+    // Varnish asked the app every time: it delivered no object to anyone.
+    describeUserScopedScenarios(interop, (answer, label) => {
+      expect(answer.hit, label).toBe(false);
     });
 
     /**
@@ -285,55 +120,19 @@ describe.skipIf(skip).each(ADAPTERS)(
      * t0 + 12 s. Each step needs the one before.
      */
     describe('the shared route GET /users/:id/public', () => {
-      const owners = new Map<string, User>();
-      const stored = new Map<string, Answer>();
+      const timeline = new SharedRouteTimeline<Config, Answer>(interop);
       /** Per configuration, when Varnish last fetched (or revalidated) the owner's profile, at the latest. */
       const fetchedBy = new Map<string, number>();
-      /** Per configuration, a profile first fetched through Varnish 12 s after its server entry was made. */
-      const lates = new Map<string, User>();
-      /** The latest moment at which those profiles' server entries can expire. */
-      let lateExpiresBy = 0;
-      const ownerOf = (config: Config): User => {
-        const owner = owners.get(config.name);
-        if (owner === undefined) throw new Error('the first step did not run');
-        return owner;
-      };
-      const lateOf = (config: Config): User => {
-        const late = lates.get(config.name);
-        if (late === undefined) throw new Error('the first step did not run');
-        return late;
-      };
-      const pathOf = (user: User) => `/users/${user.id}/public`;
       const fetchedAt = (config: Config): number => fetchedBy.get(config.name) ?? Number.NaN;
 
       it('is stored: repeats without Authorization are hits (X-API-Key too); Bearer passes; the handler ran once', async () => {
-        for (const config of CONFIGS) {
-          const late = await newUser();
-          lates.set(config.name, late);
-          const warm = await api.call('GET', pathOf(late));
-          expect(warm.headers.get('x-cache')).toBe('MISS');
-        }
-        lateExpiresBy = Date.now() + TTL * 1000;
-        const other = await newUser();
+        await timeline.warmLateProfiles();
+        const other = await interop.newUser();
 
         for (const config of CONFIGS) {
-          const front = frontOf(config);
-          const owner = await newUser();
-          owners.set(config.name, owner);
-          const path = pathOf(owner);
-          const runs = profileRuns();
-          const mark = traffic.mark();
-
-          const first = await front.get(path, {}, 'first:');
+          const { front, path, first, watch } = await timeline.fetchFirst(config);
           fetchedBy.set(config.name, first.receivedAt);
           expect(first.hit).toBe(false);
-          expect(first.status).toBe(200);
-          expect(first.body).toEqual({ id: owner.id, name: 'First Last' });
-          expect(first.headers.get('cache-control')).toBe(
-            `public, max-age=0, s-maxage=${SHARED_MAX_AGE}, stale-while-revalidate=0`,
-          );
-          expect(first.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]+"$/);
-          stored.set(config.name, first);
 
           const repeats = [
             await front.get(path, {}, 'again:'),
@@ -350,8 +149,8 @@ describe.skipIf(skip).each(ADAPTERS)(
           expect(bearer.text).toBe(first.text);
           expect(bearer.headers.get('x-cache')).toBe('HIT');
 
-          expect(profileRuns() - runs).toBe(1);
-          const { exchanges, trace } = await seen(mark, path, 'public profile: first, two repeats, Bearer');
+          expect(watch.handlerRuns()).toBe(1);
+          const { exchanges, trace } = await watch.seen('public profile: first, two repeats, Bearer');
           expect(exchanges, trace).toHaveLength(2);
           expect(
             exchanges.map((e) => e.response['x-cache']),
@@ -364,91 +163,60 @@ describe.skipIf(skip).each(ADAPTERS)(
       it('after s-maxage is fetched again before it is delivered (never stale), revalidated with the ETag where kept: no handler run', async () => {
         for (const config of CONFIGS) {
           const front = frontOf(config);
-          const path = pathOf(ownerOf(config));
-          const first = stored.get(config.name);
-          const etag = first?.headers.get('etag');
+          const path = timeline.pathOf(config);
+          const first = timeline.firstOf(config);
           await sleepUntil(staleFrom(fetchedAt(config), SHARED_MAX_AGE));
-          const runs = profileRuns();
-          const mark = traffic.mark();
+          const watch = interop.watch(path);
 
           const late = await front.get(path, {}, 'after s-maxage:');
-          expect(late.status).toBe(200);
-          expect(late.text).toBe(first?.text);
-          expect(late.headers.get('etag')).toBe(etag);
           // A miss: Varnish fetched before it answered (with the kept object's tag where it keeps one).
           expect(late.hit).toBe(false);
-          const { exchanges, trace } = await seen(
-            mark,
-            path,
-            `public profile after s-maxage (${config.name})`,
+          const seen = await watch.only(`public profile after s-maxage (${config.name})`);
+          timeline.expectUnchanged(config, late, seen);
+          expect(seen.exchange.request['if-none-match'], seen.trace).toBe(
+            config.keep ? first.headers.get('etag') : undefined,
           );
-          expect(exchanges, trace).toHaveLength(1);
-          const exchange = exchanges[0] as Exchange;
-          expect(exchange.request['if-none-match'], trace).toBe(config.keep ? etag : undefined);
-          expect(exchange.status, trace).toBe(config.keep ? 304 : 200);
-          expect(exchange.response['x-cache'], trace).toBe('HIT');
-          expect(exchange.response['etag'], trace).toBe(etag);
-          expect(exchange.response['cache-control'], trace).toBe(
-            `public, max-age=0, s-maxage=${SHARED_MAX_AGE}, stale-while-revalidate=0`,
-          );
-          expect(profileRuns()).toBe(runs);
+          expect(seen.exchange.status, seen.trace).toBe(config.keep ? 304 : 200);
 
           const next = await refreshed(front, path, 'right after:');
           fetchedBy.set(config.name, next.receivedAt);
-          expect(next.text).toBe(first?.text);
+          expect(next.text).toBe(first.text);
         }
       });
 
       it('gets the new name at the first fetch after s-maxage once renamed (stock Varnish too: no stale delivery)', async () => {
-        for (const config of CONFIGS) {
-          const owner = ownerOf(config);
-          const renamed = await api.call('PUT', `/users/${owner.id}`, {
-            token: owner.token,
-            body: { lastName: 'Renamed' },
-          });
-          expect(renamed.status).toBe(200);
-        }
+        await timeline.renameOwners();
         for (const config of CONFIGS) {
           // Within s-maxage Varnish may still deliver the old name (Front.get checks every hit's Age).
-          const within = await frontOf(config).get(pathOf(ownerOf(config)), {}, 'right after the rename:');
-          expect((within.body as { name: string }).name).toBe(within.hit ? 'First Last' : 'First Renamed');
+          const within = await frontOf(config).get(timeline.pathOf(config), {}, 'right after the rename:');
+          timeline.expectNameWithinSharedMaxAge(within, within.hit);
         }
         for (const config of CONFIGS) {
           const front = frontOf(config);
-          const owner = ownerOf(config);
-          const path = pathOf(owner);
-          const etag = stored.get(config.name)?.headers.get('etag');
+          const path = timeline.pathOf(config);
           await sleepUntil(staleFrom(fetchedAt(config), SHARED_MAX_AGE));
-          const runs = profileRuns();
-          const mark = traffic.mark();
+          const watch = interop.watch(path);
 
           const late = await front.get(path, {}, 'after the next s-maxage:');
           expect(late.hit).toBe(false);
-          expect(late.body).toEqual({ id: owner.id, name: 'First Renamed' });
-          expect(profileRuns() - runs).toBe(1);
-          const { exchanges, trace } = await seen(
-            mark,
-            path,
-            `public profile after the rename (${config.name})`,
+          const seen = await watch.only(`public profile after the rename (${config.name})`);
+          timeline.expectRenamed(config, late, seen, config.keep);
+          expect(seen.exchange.response['etag'], seen.trace).not.toBe(
+            timeline.firstOf(config).headers.get('etag'),
           );
-          expect(exchanges, trace).toHaveLength(1);
-          expect(exchanges[0]?.request['if-none-match'], trace).toBe(config.keep ? etag : undefined);
-          expect(exchanges[0]?.status, trace).toBe(200);
-          expect(exchanges[0]?.response['x-cache'], trace).toBe('MISS');
-          expect(exchanges[0]?.response['etag'], trace).not.toBe(etag);
 
           const next = await refreshed(front, path, 'then:');
-          expect(next.body).toEqual({ id: owner.id, name: 'First Renamed' });
+          expect(next.body).toEqual(late.body);
         }
       });
 
       it('serves no fresh hit past the server-side TTL: a late fetch gets s-maxage capped at what the entry has left', async () => {
-        // The late profiles' entries were made in the first step; from here on they have at most 3 s left.
-        await sleepUntil(lateExpiresBy - 3000);
-        const mark = traffic.mark();
+        const { lateExpiresBy } = timeline;
+        // From here on the late profiles' entries (made in the first step) have at most 3 s left.
+        const watches = await timeline.nearLateExpiry();
         const firsts = new Map<string, Answer>();
         for (const config of CONFIGS) {
-          const first = await frontOf(config).get(pathOf(lateOf(config)), {}, 'late first fetch:');
+          const first = await frontOf(config).get(timeline.latePathOf(config), {}, 'late first fetch:');
           firsts.set(config.name, first);
           expect(first.hit).toBe(false);
           expect(first.headers.get('x-cache')).toBe('HIT');
@@ -473,9 +241,8 @@ describe.skipIf(skip).each(ADAPTERS)(
             expect(after.hit).toBe(false);
           }),
         );
-        for (const config of CONFIGS) {
-          const path = pathOf(lateOf(config));
-          const { exchanges, trace } = await seen(mark, path, `late public profile (${config.name})`);
+        for (const { config, watch } of watches) {
+          const { exchanges, trace } = await watch.seen(`late public profile (${config.name})`);
           expect(exchanges, trace).toHaveLength(2);
           // Varnish asks again no later than the app's entry expires (HIT) or just after (MISS); where it kept the
           // object it sends its tag, which still matches the unchanged profile: a 304.
