@@ -1,10 +1,12 @@
 // `npm run bench:profile`: one bench app under the V8 CPU profiler while autocannon loads one path, then
-// the functions and the files that took the most self time during the measured load.
+// the functions, the steps of a request (receive, framework, our lookup and headers, send) and the files that
+// took the most self time during the measured load.
 // Environment:
 //   ADAPTER        fastify | express                                       (default fastify)
 //   MODE           a bench/app.mjs mode: ours-memory, peer-redis, ...      (default ours-memory)
-//   PATH_TO_LOAD   the path to load: /miss, /hit, /big, /floor             (default /miss)
+//   PATH_TO_LOAD   the path to load: /miss, /hit, /public, /big, /floor    (default /miss)
 //   KEYS           unique (a new ?k= on every request) | none              (default unique for /miss, else none)
+//   HEADERS        request headers as JSON, e.g. '{"accept-encoding":"gzip"}' (default none)
 //   SECONDS        measured load, in seconds, after a 1 s warm-up          (default 5)
 //   CONNECTIONS    autocannon connections                                  (default 32)
 //   TOP            how many functions and files to list                    (default 25)
@@ -20,6 +22,7 @@ const ADAPTER = process.env.ADAPTER ?? 'fastify';
 const MODE = process.env.MODE ?? 'ours-memory';
 const PATH_TO_LOAD = process.env.PATH_TO_LOAD ?? '/miss';
 const KEYS = process.env.KEYS ?? (PATH_TO_LOAD === '/miss' ? 'unique' : 'none');
+const HEADERS = process.env.HEADERS === undefined ? undefined : JSON.parse(process.env.HEADERS);
 const SECONDS = Number(process.env.SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const TOP = Number(process.env.TOP ?? 25);
@@ -51,6 +54,8 @@ try {
       seconds,
       connections: CONNECTIONS,
       keys: KEYS === 'unique' ? 'unique' : undefined,
+      headers: HEADERS,
+      count: ['x-cache', 'content-encoding'],
     });
   load(1); // warm-up: JIT, first MISS for hit paths; its samples are left out below
   await sleep(200);
@@ -112,11 +117,57 @@ function area(url, functionName) {
   return path.split('/').slice(0, 2).join('/');
 }
 
+// Steps of a request. A native frame (a V8 builtin, a C++ binding) counts in the step of the nearest
+// JavaScript frame above it, except the socket writes themselves (the syscall, most of the cost of sending).
+const parentOf = new Map();
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+const SOCKET_WRITES = new Set([
+  'writev',
+  'writeUtf8String',
+  'writeBuffer',
+  'writeLatin1String',
+  'writeAsciiString',
+]);
+const OUR_HEADERS =
+  /^dist\/cache\/http\/(cache-headers|response-access|etag|client-lifetime|accept-encoding)\.js$/;
+const OUR_SEND = /^dist\/cache\/http\/(send-hook|cached-exchange|stored-compression)\.js$/;
+const SENDING = /^node:(_http_outgoing|net|internal\/stream_base_commons|internal\/streams\/writable)$/;
+const RECEIVING = /^node:(_http_common|_http_incoming|_http_server|internal\/streams\/readable)$/;
+const FASTIFY =
+  /node_modules\/(fastify|find-my-way|@fastify\/(?!compress)[^/]+|@nestjs\/platform-fastify|toad-cache)\//;
+const EXPRESS =
+  /node_modules\/(express|router|body-parser|parseurl|on-finished|finalhandler|type-is|path-to-regexp|debug|send|encodeurl|@nestjs\/platform-express)\//;
+const PLUGIN = /node_modules\/(compression|compressible|on-headers|vary|@fastify\/compress)\//;
+function step(id) {
+  const { functionName, url } = nodes.get(id).callFrame;
+  if (url === '' && /^\(.*\)$/.test(functionName)) return functionName;
+  if (url === '' && SOCKET_WRITES.has(functionName)) return 'send: socket write (the syscall)';
+  let frame = nodes.get(id);
+  while (frame !== undefined && frame.callFrame.url === '') frame = nodes.get(parentOf.get(frame.id));
+  const path = frame === undefined ? '' : shortUrl(frame.callFrame.url);
+  const fn = frame?.callFrame.functionName ?? '';
+  if (OUR_HEADERS.test(path)) return 'ours: headers (cache headers, ETag, Accept-Encoding)';
+  if (OUR_SEND.test(path)) return 'ours: send hook, capture, stored bytes';
+  if (path.startsWith('dist/cache/')) return 'ours: lookup + key (hook, key, engine, store)';
+  if (path === 'node:zlib' || path.startsWith('node:internal/zlib')) return 'compression (zlib)';
+  if (PLUGIN.test(path)) return 'compression plugin (JavaScript)';
+  if (path === 'node:_http_server' && /^(writeHead|resOnFinish|onFinish|_writeRaw)$/.test(fn))
+    return 'send: Node HTTP response, streams';
+  if (SENDING.test(path)) return 'send: Node HTTP response, streams';
+  if (RECEIVING.test(path)) return 'receive: Node HTTP parser, request';
+  if (FASTIFY.test(path)) return 'Fastify (hooks, routing, Reply, serializer)';
+  if (EXPRESS.test(path)) return 'Express (router, middleware, res.send)';
+  if (/node_modules\/(@nestjs|rxjs)\//.test(path)) return 'Nest core + rxjs (router, pipeline)';
+  if (path.startsWith('node:')) return 'Node: events, ticks, timers, promises';
+  return path === '' ? '(native, no JavaScript caller)' : `other: ${area(frame.callFrame.url, fn)}`;
+}
+
 // Percentages are of the busy time: (idle) is the app waiting for requests, reported on its own.
 let idleUs = 0;
 const byFunction = new Map();
 const byFile = new Map();
 const byArea = new Map();
+const byStep = new Map();
 const add = (map, key, us, make) => {
   const entry = map.get(key) ?? { ...make(), us: 0 };
   entry.us += us;
@@ -133,6 +184,7 @@ for (const [id, us] of selfUs) {
   add(byFunction, `${name} ${where}`, us, () => ({ name, where }));
   add(byFile, url === '' ? area(url, functionName) : shortUrl(url), us, () => ({}));
   add(byArea, area(url, functionName), us, () => ({}));
+  add(byStep, step(id), us, () => ({}));
 }
 const busyUs = totalUs - idleUs;
 
@@ -143,11 +195,12 @@ const row = (us, label) => `${ms(us)} ${pct(us)} ${perRequest(us)}  ${label}`;
 const sorted = (map) => [...map.entries()].sort((a, b) => b[1].us - a[1].us);
 const out = [];
 out.push(
-  `${ADAPTER} ${MODE} ${PATH_TO_LOAD}${KEYS === 'unique' ? '?k=<new key per request>' : ''}: ${SECONDS} s, ${CONNECTIONS} connections, ` +
+  `${ADAPTER} ${MODE} ${PATH_TO_LOAD}${KEYS === 'unique' ? '?k=<new key per request>' : ''}` +
+    `${HEADERS === undefined ? '' : ` ${JSON.stringify(HEADERS)}`}: ${SECONDS} s, ${CONNECTIONS} connections, ` +
     `${result.requests} requests (${result.rps.toFixed(0)} req/s, ${result.non2xx + result.errors + result.timeouts} errors), ` +
     `${cpuUs.toFixed(1)} µs CPU/request under the profiler`,
 );
-if (result.xCache !== undefined) out.push(`X-Cache over the measured load: ${JSON.stringify(result.xCache)}`);
+out.push(`response headers over the measured load: ${JSON.stringify(result.seen)}`);
 out.push(
   `profile: ${join(dir, file)}`,
   `sampled in the measured window${inWindow ? '' : ' (whole profile)'}: ${(totalUs / 1000).toFixed(0)} ms, of which ` +
@@ -159,6 +212,8 @@ const heading = (label) => `${'self ms'.padStart(8)} ${'%'.padStart(6)} ${'µs/r
 out.push(heading('function  url:line:column'));
 for (const [, f] of sorted(byFunction).slice(0, TOP))
   out.push(row(f.us, `${f.name}${f.where === '' ? '' : `  ${f.where}`}`));
+out.push('', 'Self time by step (native frames in the step of their JavaScript caller)', '', heading('step'));
+for (const [name, a] of sorted(byStep)) out.push(row(a.us, name));
 out.push('', 'Self time by area', '', heading('area'));
 for (const [name, a] of sorted(byArea)) out.push(row(a.us, name));
 out.push('', `Self time by file (top ${TOP})`, '', heading('file'));
