@@ -2,6 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
 import { acceptsGzip } from './accept-encoding.js';
 import type { CacheRequest } from './cache-key.js';
+import { strongEtag } from './etag.js';
 
 /** Types worth compressing: text, JSON, XML, JavaScript, SVG (images and archives are compressed already). */
 const COMPRESSIBLE =
@@ -76,16 +77,49 @@ export function representationOf(entry: StoredResponse, request: CacheRequest): 
   if (acceptsGzip(request.headers['accept-encoding'])) {
     return { body: stored, etag: gzipTag(entry.etag), gzip: true, varies: true };
   }
+  const body = recentlyInflated(entry.etag) ?? inflate(entry.etag, stored);
+  return body === undefined ? undefined : { body, etag: entry.etag, gzip: false, varies: true };
+}
+
+/** Bytes of identity bodies kept inflated, for clients that do not accept gzip (most-recently used first). */
+const INFLATED_BUDGET_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Identity bodies of compressed entries, by their strong `ETag` (a hash of those very bytes, so the memo is
+ * content-addressed and safe to share between entries, keys and applications), least recently used evicted
+ * first once {@link INFLATED_BUDGET_BYTES} is exceeded: a hot entry asked for without gzip is inflated once,
+ * not on every hit.
+ */
+const inflatedBodies = new Map<string, Buffer>();
+let inflatedBytes = 0;
+
+function recentlyInflated(etag: string): Buffer | undefined {
+  const body = inflatedBodies.get(etag);
+  if (body !== undefined) {
+    inflatedBodies.delete(etag);
+    inflatedBodies.set(etag, body);
+  }
+  return body;
+}
+
+/** The identity body of gzip bytes, checked against its tag (so a corrupt entry is never served or kept). */
+function inflate(etag: string, stored: Buffer): Buffer | undefined {
+  let body: Buffer;
   try {
-    return {
-      body: gunzipSync(stored, { maxOutputLength: MAX_INFLATED_BYTES }),
-      etag: entry.etag,
-      gzip: false,
-      varies: true,
-    };
+    body = gunzipSync(stored, { maxOutputLength: MAX_INFLATED_BYTES });
   } catch {
     return undefined;
   }
+  if (strongEtag(body) !== etag) return undefined;
+  if (body.length > INFLATED_BUDGET_BYTES / 4) return body;
+  inflatedBodies.set(etag, body);
+  inflatedBytes += body.length;
+  for (const [oldest, bytes] of inflatedBodies) {
+    if (inflatedBytes <= INFLATED_BUDGET_BYTES) break;
+    inflatedBodies.delete(oldest);
+    inflatedBytes -= bytes.length;
+  }
+  return body;
 }
 
 /** What `request` gets from an entry just stored compressed, from the bytes the miss still holds. */
