@@ -310,9 +310,7 @@ const VARIANTS = ALL_VARIANTS.filter((v) => only === undefined || only.includes(
  */
 async function drive(call, concurrency, seconds) {
   let calls = 0;
-  const computesBefore = computes;
-  const cpuBefore = process.cpuUsage();
-  const wallBefore = process.hrtime.bigint();
+  const measured = startMeasure();
   const deadline = performance.now() + seconds * 1000;
   const caller = async () => {
     while (performance.now() < deadline) {
@@ -321,9 +319,7 @@ async function drive(call, concurrency, seconds) {
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
-  const cpu = process.cpuUsage(cpuBefore);
-  const wallNs = Number(process.hrtime.bigint() - wallBefore);
-  return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
+  return measured(calls);
 }
 
 /** Calls made between two clock reads, so the loop adds little beside the calls themselves. */
@@ -331,36 +327,40 @@ const BATCH = 1_000;
 /** Where the loops below keep each result, so no call is optimized away. */
 let sink;
 
-/** `drive()` for one sequential caller of an async method: same measures, the clock read once per batch. */
-async function driveAsyncCalls(call, seconds) {
-  let calls = 0;
+/** Starts the CPU, wall and compute counters of one drive; the returned function reads them for `calls`. */
+function startMeasure() {
   const computesBefore = computes;
   const cpuBefore = process.cpuUsage();
   const wallBefore = process.hrtime.bigint();
+  return (calls) => {
+    const cpu = process.cpuUsage(cpuBefore);
+    const wallNs = Number(process.hrtime.bigint() - wallBefore);
+    return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
+  };
+}
+
+/** `drive()` for one sequential caller of an async method: same measures, the clock read once per batch. */
+async function driveAsyncCalls(call, seconds) {
+  let calls = 0;
+  const measured = startMeasure();
   const deadline = performance.now() + seconds * 1000;
   while (performance.now() < deadline) {
     for (let i = 0; i < BATCH; i++) sink = await call();
     calls += BATCH;
   }
-  const cpu = process.cpuUsage(cpuBefore);
-  const wallNs = Number(process.hrtime.bigint() - wallBefore);
-  return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
+  return measured(calls);
 }
 
 /** `drive()` for a sync method: a plain loop (the event loop waits for it), the clock read once per batch. */
 function driveSyncCalls(call, seconds) {
   let calls = 0;
-  const computesBefore = computes;
-  const cpuBefore = process.cpuUsage();
-  const wallBefore = process.hrtime.bigint();
+  const measured = startMeasure();
   const deadline = performance.now() + seconds * 1000;
   while (performance.now() < deadline) {
     for (let i = 0; i < BATCH; i++) sink = call();
     calls += BATCH;
   }
-  const cpu = process.cpuUsage(cpuBefore);
-  const wallNs = Number(process.hrtime.bigint() - wallBefore);
-  return { calls, cpuUs: cpu.user + cpu.system, wallNs, computes: computes - computesBefore };
+  return measured(calls);
 }
 
 /** Checks once per subject and store that a hit returns what was stored, as a copy equal to it. */

@@ -126,7 +126,8 @@ describe.each(ADAPTERS)('public routes answered before the router on %s (memory)
     const admin = await raw(`${url}/early/tags/popular`, 'GET', { 'x-admin': '1' });
     expect(admin.status).toBe(200);
     expect(admin.body).toContain('admin-only');
-    expect([200, 401]).toContain(encoded.status);
+    expect(encoded.status).toBe(adapter === 'express' ? 200 : 401);
+    if (adapter === 'express') expect(encoded.body).toContain('"tag":"popular"');
   });
 
   it('runs application module middleware before an early answer', async () => {

@@ -6,13 +6,11 @@ import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
 import { acceptsCompression } from './accept-encoding.js';
 import type { Representation } from './stored-compression.js';
-
-const IDENTITY = { gzip: false, varies: false } as const;
 import { cacheControlOf } from './client-lifetime.js';
 
+const IDENTITY = { gzip: false, varies: false } as const;
 const ACCEPT_ENCODING: readonly string[] = ['Accept-Encoding'];
-
-const PRESET = 'private, no-store';
+const PRIVATE_NO_STORE = 'private, no-store';
 
 /** The cache's response headers: status, validators, lifetime, `Vary`; and `304` answers. */
 export class CacheHeaders {
@@ -56,13 +54,10 @@ export class CacheHeaders {
     if (coding.gzip) {
       access.setHeader(res, 'content-encoding', 'gzip');
       this.addVary(access, res, ACCEPT_ENCODING);
-    } else if (access.compressed(res) || coding.varies) {
-      this.addVary(access, res, ACCEPT_ENCODING);
-      if (
-        access.compressed(res) &&
-        acceptsCompression(request.headers['accept-encoding']) &&
-        !etag.startsWith('W/')
-      ) {
+    } else {
+      const compressed = access.compressed(res);
+      if (compressed || coding.varies) this.addVary(access, res, ACCEPT_ENCODING);
+      if (compressed && !etag.startsWith('W/') && acceptsCompression(request.headers['accept-encoding'])) {
         tag = `W/${etag}`;
       }
     }
@@ -87,7 +82,7 @@ export class CacheHeaders {
   forbidStore(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): void {
     if (access.header(res, 'cache-control') !== undefined) return;
     const isPrivate = plan.userScoped || this.carriesCredentials(request);
-    access.setHeader(res, 'cache-control', isPrivate ? 'private, no-store' : 'no-store');
+    access.setHeader(res, 'cache-control', isPrivate ? PRIVATE_NO_STORE : 'no-store');
   }
 
   /**
@@ -98,13 +93,13 @@ export class CacheHeaders {
    */
   presetPrivate(access: ResponseAccess, res: object, plan: RoutePlan, request: CacheRequest): boolean {
     if (plan.lifetime.public || !(plan.userScoped || this.carriesCredentials(request))) return false;
-    access.setHeader(res, 'cache-control', PRESET);
+    access.setHeader(res, 'cache-control', PRIVATE_NO_STORE);
     return true;
   }
 
   /** Removes the header {@link presetPrivate} set, unless something replaced it since. */
   clearPreset(access: ResponseAccess, res: object): void {
-    if (access.header(res, 'cache-control') === PRESET) access.removeHeader(res, 'cache-control');
+    if (access.header(res, 'cache-control') === PRIVATE_NO_STORE) access.removeHeader(res, 'cache-control');
   }
 
   /**

@@ -74,15 +74,15 @@ export class CacheInterceptor implements NestInterceptor {
     const method = request.method;
     if ((method !== 'GET' && method !== 'HEAD') || request[INTERCEPTED] === true) return next.handle();
     const early = takeEarlyLookup(request, plan);
+    if (!this.isRequestCacheable(context, request)) {
+      early?.acquired.ticket.abandon();
+      return next.handle();
+    }
+    request[INTERCEPTED] = true;
     if (early !== undefined) {
       // Looked up before the router (a public route's miss): compute with the ticket taken there.
-      request[INTERCEPTED] = true;
-      return this.exchange(context, next, plan, request, early.key, request.method === 'GET').run(
-        early.acquired,
-      );
+      return this.exchange(context, next, plan, request, early.key, method === 'GET').run(early.acquired);
     }
-    if (!this.isRequestCacheable(context, request)) return next.handle();
-    request[INTERCEPTED] = true;
     const keyContext = this.keyContextOf(plan, request);
     let built: unknown;
     try {

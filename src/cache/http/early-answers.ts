@@ -72,11 +72,6 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
-/** `/a/` → `/a`, as the survey writes paths. */
-function normalPath(path: string): string {
-  return joinPath(path);
-}
-
 /** Nest's `ApplicationConfig`, reached through the container that every module holds. */
 function applicationSettings(modules: ModulesContainer): ApplicationSettings | undefined {
   for (const module of modules.values()) {
@@ -147,10 +142,12 @@ export class EarlyAnswers implements OnModuleInit {
     const router = (adapter.getInstance() as { router?: { stack?: ExpressRouteLayer[] } }).router;
     for (const route of this.routes) {
       for (const path of route.routerPaths) {
-        const layers = (router?.stack ?? []).filter(
-          (layer) => typeof layer.route?.path === 'string' && normalPath(layer.route.path) === path,
+        const gets = (router?.stack ?? []).filter(
+          (layer) =>
+            layer.route?.methods?.['get'] === true &&
+            typeof layer.route.path === 'string' &&
+            joinPath(layer.route.path) === path,
         );
-        const gets = layers.filter((layer) => layer.route?.methods?.['get'] === true);
         const target = gets.length === 1 ? gets[0]?.route : undefined;
         if (target === undefined) {
           if (route.early)
@@ -182,7 +179,7 @@ export class EarlyAnswers implements OnModuleInit {
     instance.addHook('onRoute', (options) => {
       const methods = Array.isArray(options.method) ? options.method : [options.method];
       if (!methods.every((method) => method === 'GET' || method === 'HEAD')) return;
-      const route = options.url === undefined ? undefined : byPath.get(normalPath(options.url));
+      const route = options.url === undefined ? undefined : byPath.get(joinPath(options.url));
       if (route === undefined) return;
       const hook = this.hookOf(route);
       const own = (request: CacheRequest, reply: FastifyLikeReply, done: Next): void =>

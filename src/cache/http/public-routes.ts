@@ -151,14 +151,11 @@ export function surveyCachedRoutes(
     if (typeof controller !== 'function') continue;
     const controllerPaths = asList(Reflect.getMetadata(PATH_METADATA, controller));
     for (const [methodName, handler] of methodsOf(controller.prototype as object)) {
+      // Only GET routes: another method sharing a path with a cached GET route leaves the path its own.
+      if (Reflect.getMetadata(METHOD_METADATA, handler) !== RequestMethod.GET) continue;
       if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
       const methodPaths = asList(Reflect.getMetadata(PATH_METADATA, handler));
       const paths = controllerPaths.flatMap((c) => methodPaths.map((m) => joinPath(prefix, c, m)));
-      if (method !== RequestMethod.GET) {
-        // Other methods may share a path with a cached GET route: the path is still the GET route's own.
-        continue;
-      }
       for (const path of paths) owners.set(path, (owners.get(path) ?? 0) + 1);
       const cached = reflector.getAllAndOverride(CACHED_METADATA, [handler, controller]);
       if (cached === undefined) continue;
