@@ -182,6 +182,47 @@ describe.each(ADAPTERS)('public routes with a global guard or prefix on %s', (ad
     }
   });
 
+  it('keeps CORS (app.enableCors) on early answers: the HIT carries the same CORS headers as the MISS', async () => {
+    const { app, url } = await startEarlyApp(
+      adapter,
+      { enabled: true, keyPrefix: `early-cors-${adapter}` },
+      { cors: { origin: 'https://shop.example', credentials: true, exposedHeaders: ['X-Cache', 'ETag'] } },
+    );
+    try {
+      const pipeline = app.get(Pipeline);
+      const origin = { origin: 'https://shop.example' };
+      const miss = await raw(`${url}/early/profiles/4`, 'GET', origin);
+      const before = pipelineRuns(pipeline);
+      const hit = await raw(`${url}/early/profiles/4`, 'GET', origin);
+      expect(miss.headers['x-cache']).toBe('MISS');
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(pipelineRuns(pipeline)).toBe(before);
+      for (const res of [miss, hit]) {
+        expect(res.headers['access-control-allow-origin']).toBe('https://shop.example');
+        expect(res.headers['access-control-allow-credentials']).toBe('true');
+        expect(res.headers['access-control-expose-headers']).toMatch(/^X-Cache, ?ETag$/);
+      }
+      const { 'x-cache': _m, date: _d, 'x-request-id': _r, ...missRest } = miss.headers;
+      const { 'x-cache': _h, date: _e, 'x-request-id': _s, ...hitRest } = hit.headers;
+      // Vary: Origin included where the adapter's CORS plugin sets it (the `cors` package does for a fixed origin).
+      expect(hitRest).toEqual(missRest);
+      const revalidated = await raw(`${url}/early/profiles/4`, 'GET', {
+        ...origin,
+        'if-none-match': String(hit.headers.etag),
+      });
+      expect(revalidated.status).toBe(304);
+      expect(revalidated.headers['access-control-allow-origin']).toBe('https://shop.example');
+      const preflight = await raw(`${url}/early/profiles/4`, 'OPTIONS', {
+        ...origin,
+        'access-control-request-method': 'GET',
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers early under a global prefix', async () => {
     const { app, url } = await startEarlyApp(
       adapter,
