@@ -268,6 +268,24 @@ describe.each(ADAPTERS)('application compression on %s', (adapter) => {
       expect(notModified.headers['etag']).toBe(weak);
     }
   });
+
+  it('names Accept-Encoding once in Vary, whoever adds it (also beside the credential headers)', async () => {
+    const once = (vary: unknown): void => {
+      const tokens = String(vary)
+        .split(',')
+        .map((token) => token.trim().toLowerCase());
+      expect(tokens.filter((token) => token === 'accept-encoding')).toHaveLength(1);
+      expect(new Set(tokens).size).toBe(tokens.length);
+    };
+    const anonymous = await raw(`${url}/h/shared/once`, 'GET', GZIP);
+    expect(anonymous.headers['content-encoding']).toMatch(/^(gzip|br|deflate)$/);
+    once(anonymous.headers['vary']);
+    const credentialed = await raw(`${url}/h/shared/once`, 'GET', { ...GZIP, authorization: 'Bearer a' });
+    expect(credentialed.headers['content-encoding']).toMatch(/^(gzip|br|deflate)$/);
+    expect(String(credentialed.headers['vary']).toLowerCase()).toContain('authorization');
+    once(credentialed.headers['vary']);
+    once((await raw(`${url}/h/shared/once`, 'GET', { 'accept-encoding': 'identity' })).headers['vary']);
+  });
 });
 
 describe('@Cached client-lifetime options are checked where they are declared', () => {

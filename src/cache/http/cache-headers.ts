@@ -9,7 +9,6 @@ import type { Representation } from './stored-compression.js';
 import { cacheControlOf } from './client-lifetime.js';
 
 const IDENTITY = { gzip: false, varies: false } as const;
-const ACCEPT_ENCODING: readonly string[] = ['Accept-Encoding'];
 const PRIVATE_NO_STORE = 'private, no-store';
 
 /** The cache's response headers: status, validators, lifetime, `Vary`; and `304` answers. */
@@ -53,10 +52,10 @@ export class CacheHeaders {
     let tag = etag;
     if (coding.gzip) {
       access.setHeader(res, 'content-encoding', 'gzip');
-      this.addVary(access, res, ACCEPT_ENCODING);
+      this.addVary(access, res, access.varyAcceptEncoding);
     } else {
       const compressed = access.compressed(res);
-      if (compressed || coding.varies) this.addVary(access, res, ACCEPT_ENCODING);
+      if (compressed || coding.varies) this.addVary(access, res, access.varyAcceptEncoding);
       if (compressed && !etag.startsWith('W/') && acceptsCompression(request.headers['accept-encoding'])) {
         tag = `W/${etag}`;
       }

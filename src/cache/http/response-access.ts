@@ -47,6 +47,12 @@ export interface ResponseAccess<R extends object = object> {
    * response after the cache sent it.
    */
   compressed(res: R): boolean;
+  /**
+   * The `Vary` names of a response with several codings: `Accept-Encoding`, spelled as the adapter's
+   * compression plugin spells it, so that the plugin finds it there and does not add it a second time
+   * (`@fastify/compress` looks for `accept-encoding` case-sensitively; `compression` compares without case).
+   */
+  readonly varyAcceptEncoding: readonly string[];
   /** Runs `hook` in place of the next `send()` of this response. */
   onSend(res: R, hook: SendHook): void;
   /**
@@ -110,6 +116,7 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   setHeader: (res, name, value) => void res.setHeader(name, value),
   removeHeader: (res, name) => res.removeHeader(name),
   compressed: (res) => typeof res.flush === 'function',
+  varyAcceptEncoding: Object.freeze(['Accept-Encoding']),
   onSend: hookNextSend,
   serialize: (res, payload) => serializePayload(expressAccess, res, payload, false),
 };
@@ -122,6 +129,7 @@ const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   setHeader: (res, name, value) => void res.header(name, value),
   removeHeader: (res, name) => void res.removeHeader(name),
   compressed: (res) => typeof res.compress === 'function',
+  varyAcceptEncoding: Object.freeze(['accept-encoding']),
   onSend: hookNextSend,
   serialize: (res, payload) => serializePayload(fastifyAccess, res, payload, true),
 };
