@@ -608,7 +608,8 @@ if (checks.length > 0) {
 if (disabledChecks.length > 0) {
   lines.push(
     `Caching disabled: a decorated method ≤ ${DISABLED_TARGET.toFixed(2)}× the same method undecorated (CPU), a cost within`,
-    'noise of an undecorated method.',
+    'noise of an undecorated method. With caching disabled the instance holds the method itself (the prototype',
+    "keeps the wrapper), so both lines of a pair run the same function: their ratio is this run's noise.",
     '',
   );
   lines.push('| cell | decorated | undecorated | ×undecorated | target | met |');
