@@ -32,7 +32,7 @@ type Cache = 'HIT' | 'MISS';
 
 /**
  * The cached views of the sample app that belong to one user (`owner`), the views an admin has of them, and
- * two views of a bystander: the rows of the README's "The sample application" table.
+ * two views of a bystander: the rows of the endpoint table in docs/sample-app.md.
  */
 type View =
   | 'me' // GET /users/me as the owner: user:{id}:…

@@ -308,7 +308,7 @@ describe.skipIf(skip).each(ADAPTERS)('upgrade from the previous layout, %s adapt
     expect(typeof replaced.value.tick).toBe('number');
   });
 
-  it('the README one-time cleanup (`{prefix}:#*`) removes layout 1 metadata only', async () => {
+  it('the one-time cleanup of docs/invalidation.md (`{prefix}:#*`) removes layout 1 metadata only', async () => {
     const metadata = [...planted.keys()].filter((key) => key.startsWith(`${prefix}:#`)).sort();
     expect(await raw.scan(`${prefix}:#*`)).toEqual(metadata);
     const before = await written();
