@@ -633,9 +633,8 @@ lines.push(
   '  the warm key share one lookup and one deserialized object; ours and Bentocache give each caller its own copy.',
   '- On a miss every library returns the computed object itself (ours does for plain JSON data, which the cache only',
   '  holds as text; a value with Dates, Maps or class instances comes back decoded, as a hit gives it).',
-  '- A Redis HIT of ours is one `MGET` (the entry and its invalidation records); its entry sits in a Keyv-compatible',
-  '  envelope (`{"value":…,"expires":…}`, readable by Keyv and cache-manager clients) around the encoded value, so',
-  '  a hit parses JSON twice. Bentocache L2 is one `GET`.',
+  '- A Redis HIT of ours is one `MGET` (the entry and its invalidation records, so a hit reads several keys); a value',
+  '  entry is `V{fields}\\n{body}`, so its body is parsed once, by the value codec. Bentocache L2 is one `GET` of one key.',
   '',
 );
 // Formatted as `npm run lint` wants it (Prettier aligns the tables).
