@@ -345,43 +345,4 @@ describe('@Cacheable bootstrap and isolation', () => {
     expect(service.calls.of('profile')).toBe(2);
     await moduleRef.close();
   });
-
-  it('calls the methods themselves when disabled, keeping what other decorators put on them', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [MethodFixtureModule.with({ enabled: false })],
-    }).compile();
-    await moduleRef.init();
-    const service = moduleRef.get(ProfilesService);
-    const own = (target: object, name: string): (() => unknown) =>
-      (target as Record<string, () => unknown>)[name] as () => unknown;
-    const proto = ProfilesService.prototype;
-    // No decorator outside the cache's layer: the instance calls the method itself (the prototype, shared with
-    // other applications, keeps its wrapper).
-    for (const name of ['profile', 'sum']) {
-      expect(Object.hasOwn(service, name)).toBe(true);
-      expect(own(service, name)).not.toBe(own(proto, name));
-      expect(own(service, name).name).toBe(own(proto, name).name);
-      expect(own(service, name).length).toBe(own(proto, name).length);
-    }
-    expect(Reflect.getMetadata(EVENT, own(service, 'sum'))).toBe('after');
-    expect(service.sum(2, 3)).toBe(5);
-    // Metadata added outside the cache's layer lives only on the wrapper: it stays, so explorers still find it.
-    expect(Object.hasOwn(service, 'square')).toBe(false);
-    expect(Reflect.getMetadata(EVENT, own(service, 'square'))).toBe('before');
-    expect(service.square(4)).toBe(16);
-    expect((await service.profile(1)).name).toBe('Ada');
-    expect(service.calls.of('profile')).toBe(1);
-    await moduleRef.close();
-    // An enabled application on the same class still caches through the prototype's wrappers.
-    const enabled = await Test.createTestingModule({
-      imports: [MethodFixtureModule.with({ enabled: true, keyPrefix: 'unwrap-enabled' })],
-    }).compile();
-    await enabled.init();
-    const cached = enabled.get(ProfilesService);
-    expect(Object.hasOwn(cached, 'sum')).toBe(false);
-    cached.sum(2, 3);
-    cached.sum(2, 3);
-    expect(cached.calls.of('sum')).toBe(1);
-    await enabled.close();
-  });
 });

@@ -6,7 +6,6 @@ import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { bindClass, bindInstance, setLive } from './method-binding.js';
 import { definitionsOf } from './method-definition.js';
 import { MethodCacheInvoker } from './method-invoker.js';
-import { unwrappedMethod } from './method-wrapper.js';
 
 /**
  * Connects the application's decorated provider methods to its cache at bootstrap: each singleton instance is
@@ -59,31 +58,6 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
       if (definitionsOf(instance.constructor).length === 0) continue;
       this.checkNames(instance.constructor);
       bindInstance(instance, bound);
-      if (bound === false) this.unwrap(instance);
-    }
-  }
-
-  /**
-   * Caching disabled: the instance's decorated methods become the methods themselves (own properties of the
-   * instance; the prototype, which other applications share, keeps its wrappers), so a call costs what an
-   * undecorated one does.
-   */
-  private unwrap(instance: object): void {
-    for (const { methodName } of definitionsOf(instance.constructor)) {
-      if (Object.hasOwn(instance, methodName)) continue;
-      const current = (instance as Record<string, unknown>)[methodName];
-      const bare = unwrappedMethod(current);
-      if (bare === current) continue;
-      try {
-        Object.defineProperty(instance, methodName, {
-          value: bare,
-          writable: true,
-          configurable: true,
-          enumerable: false,
-        });
-      } catch {
-        // A frozen or sealed instance keeps the wrapper, which calls the method uncached.
-      }
     }
   }
 

@@ -5,8 +5,6 @@ type Method = (...args: unknown[]) => unknown;
 
 /** Marks a wrapper with the kinds of layer it already adds, so a repeated decorator adds no second one. */
 const LAYERS = Symbol('HTTP_CACHE:METHOD_LAYERS');
-/** The function a wrapper calls: the method as it was before this module wrapped it. */
-const WRAPPED = Symbol('HTTP_CACHE:WRAPPED_METHOD');
 
 /** Copies `name`, `length` and every reflect-metadata key of `from` onto `to`. */
 function copyIdentity(from: Method, to: Method): void {
@@ -51,29 +49,6 @@ export function wrapMethod(
   };
   copyIdentity(inner, wrapper);
   Object.defineProperty(wrapper, LAYERS, { value: new Set([...(layers ?? []), definition.kind]) });
-  Object.defineProperty(wrapper, WRAPPED, { value: inner });
   descriptor.value = wrapper;
   addDefinition(prototype, full);
-}
-
-/** Whether `outer` carries exactly the reflect-metadata of `inner` (no decorator applied outside it added any). */
-function sameMetadata(outer: object, inner: object): boolean {
-  const keys = Reflect.getOwnMetadataKeys(outer);
-  if (keys.length !== Reflect.getOwnMetadataKeys(inner).length) return false;
-  return keys.every((key) => Reflect.getOwnMetadata(key, outer) === Reflect.getOwnMetadata(key, inner));
-}
-
-/**
- * The method under this module's wrappers, for an application whose caching is disabled: the function `fn`
- * calls in the end, peeled only as long as the outermost layer is this module's own and no decorator applied
- * outside it put metadata on it (an explorer reading it from the instance must find what it finds now).
- * `fn` itself when it is not a wrapper of this module.
- */
-export function unwrappedMethod(fn: unknown): unknown {
-  let current = fn;
-  for (;;) {
-    const inner = (current as { [WRAPPED]?: Method } | null | undefined)?.[WRAPPED];
-    if (typeof current !== 'function' || inner === undefined || !sameMetadata(current, inner)) return current;
-    current = inner;
-  }
 }
