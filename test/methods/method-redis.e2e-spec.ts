@@ -160,6 +160,9 @@ describe.skipIf(skip)('the method cache against a faulty Redis', () => {
     } finally {
       redis.resume();
       vi.restoreAllMocks();
+      // The other tests of this file need Redis serving again, whichever order they run in.
+      const status = moduleRef.get(CacheStatusService);
+      await waitUntil(() => status.backendName === 'redis', 10_000, 'Redis to serve again');
     }
   });
 });
