@@ -1,7 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADAPTERS, Runs } from '../fixtures/cache-fixture.js';
-import { Pipeline, startEarlyApp, type CollectingLogger } from '../fixtures/early-answers-fixture.js';
+import {
+  Pipeline,
+  startEarlyApp,
+  withEarlyApp,
+  type CollectingLogger,
+} from '../fixtures/early-answers-fixture.js';
 import { raw, type RawResponse } from '../helpers/raw-http.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 
@@ -161,146 +166,133 @@ describe.each(ADAPTERS)('public routes answered before the router on %s (memory)
 
 describe.each(ADAPTERS)('public routes with a global guard or prefix on %s', (adapter) => {
   it('answers nothing early when a global guard is bound, and says so', async () => {
-    const { app, url, logger } = await startEarlyApp(
+    await withEarlyApp(
       adapter,
       { enabled: true, keyPrefix: `early-guard-${adapter}` },
       { globalGuard: true },
+      async ({ app, url, logger }) => {
+        const pipeline = app.get(Pipeline);
+        await raw(`${url}/early/profiles/1`);
+        const guards = pipeline.guards;
+        expect((await raw(`${url}/early/profiles/1`)).headers['x-cache']).toBe('HIT');
+        expect(pipeline.guards).toBe(guards + 1);
+        expect(logger.lines).toContainEqual(
+          expect.stringMatching(
+            /EarlyController\.profile is answered after the router: a global guard is bound/,
+          ),
+        );
+      },
     );
-    try {
-      const pipeline = app.get(Pipeline);
-      await raw(`${url}/early/profiles/1`);
-      const guards = pipeline.guards;
-      expect((await raw(`${url}/early/profiles/1`)).headers['x-cache']).toBe('HIT');
-      expect(pipeline.guards).toBe(guards + 1);
-      expect(logger.lines).toContainEqual(
-        expect.stringMatching(
-          /EarlyController\.profile is answered after the router: a global guard is bound/,
-        ),
-      );
-    } finally {
-      await app.close();
-    }
   });
 
   it('keeps CORS (app.enableCors) on early answers: the HIT carries the same CORS headers as the MISS', async () => {
-    const { app, url } = await startEarlyApp(
+    await withEarlyApp(
       adapter,
       { enabled: true, keyPrefix: `early-cors-${adapter}` },
       { cors: { origin: 'https://shop.example', credentials: true, exposedHeaders: ['X-Cache', 'ETag'] } },
+      async ({ app, url }) => {
+        const pipeline = app.get(Pipeline);
+        const origin = { origin: 'https://shop.example' };
+        const miss = await raw(`${url}/early/profiles/4`, 'GET', origin);
+        const before = pipelineRuns(pipeline);
+        const hit = await raw(`${url}/early/profiles/4`, 'GET', origin);
+        expect(miss.headers['x-cache']).toBe('MISS');
+        expect(hit.headers['x-cache']).toBe('HIT');
+        expect(pipelineRuns(pipeline)).toBe(before);
+        for (const res of [miss, hit]) {
+          expect(res.headers['access-control-allow-origin']).toBe('https://shop.example');
+          expect(res.headers['access-control-allow-credentials']).toBe('true');
+          expect(res.headers['access-control-expose-headers']).toMatch(/^X-Cache, ?ETag$/);
+        }
+        const { 'x-cache': _m, date: _d, 'x-request-id': _r, ...missRest } = miss.headers;
+        const { 'x-cache': _h, date: _e, 'x-request-id': _s, ...hitRest } = hit.headers;
+        // Vary: Origin included where the adapter's CORS plugin sets it (the `cors` package does for a fixed origin).
+        expect(hitRest).toEqual(missRest);
+        const revalidated = await raw(`${url}/early/profiles/4`, 'GET', {
+          ...origin,
+          'if-none-match': String(hit.headers.etag),
+        });
+        expect(revalidated.status).toBe(304);
+        expect(revalidated.headers['access-control-allow-origin']).toBe('https://shop.example');
+        const preflight = await raw(`${url}/early/profiles/4`, 'OPTIONS', {
+          ...origin,
+          'access-control-request-method': 'GET',
+        });
+        expect(preflight.status).toBe(204);
+        expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example');
+      },
     );
-    try {
-      const pipeline = app.get(Pipeline);
-      const origin = { origin: 'https://shop.example' };
-      const miss = await raw(`${url}/early/profiles/4`, 'GET', origin);
-      const before = pipelineRuns(pipeline);
-      const hit = await raw(`${url}/early/profiles/4`, 'GET', origin);
-      expect(miss.headers['x-cache']).toBe('MISS');
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(pipelineRuns(pipeline)).toBe(before);
-      for (const res of [miss, hit]) {
-        expect(res.headers['access-control-allow-origin']).toBe('https://shop.example');
-        expect(res.headers['access-control-allow-credentials']).toBe('true');
-        expect(res.headers['access-control-expose-headers']).toMatch(/^X-Cache, ?ETag$/);
-      }
-      const { 'x-cache': _m, date: _d, 'x-request-id': _r, ...missRest } = miss.headers;
-      const { 'x-cache': _h, date: _e, 'x-request-id': _s, ...hitRest } = hit.headers;
-      // Vary: Origin included where the adapter's CORS plugin sets it (the `cors` package does for a fixed origin).
-      expect(hitRest).toEqual(missRest);
-      const revalidated = await raw(`${url}/early/profiles/4`, 'GET', {
-        ...origin,
-        'if-none-match': String(hit.headers.etag),
-      });
-      expect(revalidated.status).toBe(304);
-      expect(revalidated.headers['access-control-allow-origin']).toBe('https://shop.example');
-      const preflight = await raw(`${url}/early/profiles/4`, 'OPTIONS', {
-        ...origin,
-        'access-control-request-method': 'GET',
-      });
-      expect(preflight.status).toBe(204);
-      expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example');
-    } finally {
-      await app.close();
-    }
   });
 
   it('answers early under a global prefix', async () => {
-    const { app, url } = await startEarlyApp(
+    await withEarlyApp(
       adapter,
       { enabled: true, keyPrefix: `early-prefix-${adapter}` },
       { globalPrefix: 'api' },
+      async ({ app, url }) => {
+        const pipeline = app.get(Pipeline);
+        await raw(`${url}/api/early/profiles/1`);
+        const before = pipelineRuns(pipeline);
+        const hit = await raw(`${url}/api/early/profiles/1`);
+        expect(hit.headers['x-cache']).toBe('HIT');
+        expect(pipelineRuns(pipeline)).toBe(before);
+        expect((await raw(`${url}/early/profiles/1`)).status).toBe(404);
+      },
     );
-    try {
-      const pipeline = app.get(Pipeline);
-      await raw(`${url}/api/early/profiles/1`);
-      const before = pipelineRuns(pipeline);
-      const hit = await raw(`${url}/api/early/profiles/1`);
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(pipelineRuns(pipeline)).toBe(before);
-      expect((await raw(`${url}/early/profiles/1`)).status).toBe(404);
-    } finally {
-      await app.close();
-    }
   });
 
   it('answers nothing early for a module mounted with RouterModule, and says why', async () => {
-    const { app, url, logger } = await startEarlyApp(
+    await withEarlyApp(
       adapter,
       { enabled: true, keyPrefix: `early-directory-${adapter}` },
       { directory: true },
+      async ({ app, url, logger }) => {
+        const pipeline = app.get(Pipeline);
+        await raw(`${url}/directory/profiles/1`);
+        const before = pipeline.interceptors;
+        const hit = await raw(`${url}/directory/profiles/1`);
+        expect(hit.headers['x-cache']).toBe('HIT');
+        expect(pipeline.interceptors).toBe(before + 1);
+        expect(logger.lines).toContainEqual(
+          expect.stringMatching(
+            /DirectoryController\.get is answered after the router: its module is mounted with a path/,
+          ),
+        );
+      },
     );
-    try {
-      const pipeline = app.get(Pipeline);
-      await raw(`${url}/directory/profiles/1`);
-      const before = pipeline.interceptors;
-      const hit = await raw(`${url}/directory/profiles/1`);
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(pipeline.interceptors).toBe(before + 1);
-      expect(logger.lines).toContainEqual(
-        expect.stringMatching(
-          /DirectoryController\.get is answered after the router: its module is mounted with a path/,
-        ),
-      );
-    } finally {
-      await app.close();
-    }
   });
 
   it('answers early exactly as the normal path does under application compression', async () => {
-    const { app, url } = await startEarlyApp(
+    await withEarlyApp(
       adapter,
       { enabled: true, keyPrefix: `early-gzip-${adapter}` },
       { compression: true },
+      async ({ app, url }) => {
+        const pipeline = app.get(Pipeline);
+        const gzip = { 'accept-encoding': 'gzip' };
+        await raw(`${url}/early/mid/1`, 'GET', gzip);
+        await raw(`${url}/early/mid-guarded/1`, 'GET', gzip);
+        const before = pipelineRuns(pipeline);
+        const early = await raw(`${url}/early/mid/1`, 'GET', gzip);
+        expect(pipelineRuns(pipeline)).toBe(before);
+        const normal = await raw(`${url}/early/mid-guarded/1`, 'GET', gzip);
+        expect(early.headers['content-encoding']).toBe('gzip');
+        expect(String(early.headers['etag'])).toMatch(/^W\//);
+        expect(early.headers['etag']).toBe(normal.headers['etag']);
+        expect(early.headers['vary']).toBe(normal.headers['vary']);
+        expect(early.headers['cache-control']).toBe(normal.headers['cache-control']);
+        expect(early.bytes.equals(normal.bytes)).toBe(true);
+      },
     );
-    try {
-      const pipeline = app.get(Pipeline);
-      const gzip = { 'accept-encoding': 'gzip' };
-      await raw(`${url}/early/mid/1`, 'GET', gzip);
-      await raw(`${url}/early/mid-guarded/1`, 'GET', gzip);
-      const before = pipelineRuns(pipeline);
-      const early = await raw(`${url}/early/mid/1`, 'GET', gzip);
-      expect(pipelineRuns(pipeline)).toBe(before);
-      const normal = await raw(`${url}/early/mid-guarded/1`, 'GET', gzip);
-      expect(early.headers['content-encoding']).toBe('gzip');
-      expect(String(early.headers['etag'])).toMatch(/^W\//);
-      expect(early.headers['etag']).toBe(normal.headers['etag']);
-      expect(early.headers['vary']).toBe(normal.headers['vary']);
-      expect(early.headers['cache-control']).toBe(normal.headers['cache-control']);
-      expect(early.bytes.equals(normal.bytes)).toBe(true);
-    } finally {
-      await app.close();
-    }
   });
 
   it('costs nothing and answers nothing early when caching is disabled', async () => {
-    const { app, url, logger } = await startEarlyApp(adapter, { enabled: false });
-    try {
+    await withEarlyApp(adapter, { enabled: false }, {}, async ({ url, logger }) => {
       const first = await raw(`${url}/early/profiles/1`);
       expect(first.headers['x-cache']).toBeUndefined();
       expect((await raw(`${url}/early/profiles/1`)).body).toContain('"run":2');
       expect(logger.lines.some((line) => line.includes('answered before the router'))).toBe(false);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });
 
