@@ -171,7 +171,8 @@ export class CachedExchange {
     if (gzip !== undefined && bytes !== undefined) {
       const representation = freshRepresentation(etag, bytes, gzip, request);
       return this.headers.answer(access, res, plan, request, entry, 'MISS', send, representation);
-    } // HEAD and no-store requests still describe the representation a GET would store.
+    }
+    // HEAD and no-store requests still describe the representation a GET would store.
     this.headers.describe(access, res, plan, request, 'MISS', entry.etag, entry.expiresAt);
     if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) {
       return this.headers.notModified(access, res, send);
