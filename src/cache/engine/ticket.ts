@@ -78,7 +78,8 @@ export class Ticket {
     if (content.encoding !== undefined) entry.encoding = content.encoding;
     if (content.contentEncoding !== undefined) entry.contentEncoding = content.contentEncoding;
     if (tags !== undefined && tags.length > 0) entry.tags = tags;
-    return entry;
+    // Frozen here, so the memory store keeps this object itself instead of a frozen copy.
+    return Object.freeze(entry);
   }
 
   /** Settles once a completed entry is stored (or refused); `undefined` when nothing was written. */

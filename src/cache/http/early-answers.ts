@@ -48,7 +48,7 @@ interface ExpressRouteLayer {
   route?: {
     path?: unknown;
     methods?: Record<string, boolean>;
-    stack: unknown[];
+    stack: Array<{ handle?: unknown }>;
     get(handler: unknown): unknown;
   };
 }
@@ -57,7 +57,13 @@ interface FastifyRouteOptions {
   url?: string;
   method?: string | string[];
   onRequest?: unknown;
+  handler?: unknown;
 }
+
+/** Marks the request of a cached route private before the guards run, when it has to be. */
+type Preset = (request: CacheRequest, res: object) => void;
+
+type RouteHandler = (this: unknown, request: unknown, res: unknown, next: unknown) => unknown;
 
 interface FastifyLikeReply {
   raw: ClosableResponse;
@@ -66,6 +72,17 @@ interface FastifyLikeReply {
 
 interface FastifyLikeInstance {
   addHook(name: 'onRoute', hook: (options: FastifyRouteOptions) => void): unknown;
+}
+
+/**
+ * A route handler (Nest's, on either adapter: `(request, response, next)`) with `preset` run first on its
+ * request and response, `this` and arity kept.
+ */
+function withPreset(handler: RouteHandler, preset: Preset): RouteHandler {
+  return function presetThenHandle(this: unknown, request: unknown, res: unknown, next: unknown): unknown {
+    preset(request as CacheRequest, res as object);
+    return handler.call(this, request, res, next);
+  };
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -93,16 +110,16 @@ function applicationSettings(modules: ModulesContainer): ApplicationSettings | u
 }
 
 /**
- * Hooks of cached `GET` routes that run before Nest's guards, attached to the routes themselves (the first
- * handler of the Express route, a route-level Fastify `onRequest` hook), so they run only for requests the
- * router gave that route, after every application middleware and hook:
+ * Hooks of cached `GET` routes that run before Nest's guards, attached to the routes themselves, so they run
+ * only for requests the router gave that route, after every application middleware and hook:
  *
- * - HITs of public routes (`@Cached({ public: true })`) with no guard are answered there: guards, pipes and
- *   interceptors do not run. The answer is the interceptor's own (same plan, key, headers and `304`). A miss
- *   leaves its ticket on the request for the interceptor, which computes the entry without a second lookup;
- *   anything else (`no-cache`, `no-store`, a declined key, an unreadable entry) takes the normal path.
+ * - HITs of public routes (`@Cached({ public: true })`) with no guard are answered from the first handler of
+ *   the Express route or a route-level Fastify `onRequest` hook: guards, pipes and interceptors do not run.
+ *   The answer is the interceptor's own (same plan, key, headers and `304`). A miss leaves its ticket on the
+ *   request for the interceptor, which computes the entry without a second lookup; anything else (`no-cache`, `no-store`, a declined key, an unreadable entry) takes the normal path.
  * - Other cached routes mark a request with credentials `private, no-store` before the guards run, so a
- *   guard's refusal is not stored downstream either.
+ *   guard's refusal is not stored downstream either: in Nest's own route handler (on both adapters the guards
+ *   run inside it), wrapped, so that this costs no route layer or hook runner of its own.
  */
 @Injectable()
 export class EarlyAnswers implements OnModuleInit {
@@ -154,6 +171,14 @@ export class EarlyAnswers implements OnModuleInit {
             this.logger.log(`Public route ${route.name} is answered after the router: ${path} not found`);
           continue;
         }
+        if (!route.early) {
+          // Only the private mark: Nest's handler runs it first (guards run inside that handler), which costs
+          // no route layer of its own.
+          const layer = target.stack[0];
+          if (typeof layer?.handle === 'function')
+            layer.handle = withPreset(layer.handle as RouteHandler, this.presetOf(route));
+          continue;
+        }
         const hook = this.hookOf(route);
         target.get(
           (
@@ -163,7 +188,8 @@ export class EarlyAnswers implements OnModuleInit {
           ) => hook(req, res, res, (body) => res.send(body), next),
         );
         // `get()` appended the handler: it must run first.
-        target.stack.unshift(target.stack.pop());
+        const added = target.stack.pop();
+        if (added !== undefined) target.stack.unshift(added);
         this.logEarly(route, path);
       }
     }
@@ -181,6 +207,14 @@ export class EarlyAnswers implements OnModuleInit {
       if (!methods.every((method) => method === 'GET' || method === 'HEAD')) return;
       const route = options.url === undefined ? undefined : byPath.get(joinPath(options.url));
       if (route === undefined) return;
+      if (!route.early) {
+        // Only the private mark: Nest's route handler runs it first (guards run inside that handler), which
+        // costs no hook of its own (a route-level hook costs Fastify's hook runner on every request).
+        if (typeof options.handler === 'function') {
+          options.handler = withPreset(options.handler as RouteHandler, this.presetOf(route));
+        }
+        return;
+      }
       const hook = this.hookOf(route);
       const own = (request: CacheRequest, reply: FastifyLikeReply, done: Next): void =>
         hook(request, reply, reply.raw, (body) => reply.send(body), done);
@@ -198,21 +232,21 @@ export class EarlyAnswers implements OnModuleInit {
   }
 
   private hookOf(route: SurveyedRoute): RouteHook {
-    if (route.early) {
-      return (request, res, raw, send, next) => this.serve(route, { request, res, raw, send, next });
-    }
-    return (request, res, _raw, _send, next) => {
-      this.preset(route, request, res);
-      next();
-    };
+    return (request, res, raw, send, next) => this.serve(route, { request, res, raw, send, next });
   }
 
-  /** Marks credentialed requests of cached routes private before the guards run (see `presetPrivate`). */
-  private preset(route: SurveyedRoute, request: CacheRequest, res: object): void {
-    const plan = this.interceptor.planOf(route.controller, route.handler);
-    if (plan !== undefined && this.headers.presetPrivate(responseAccessFor(res), res, plan, request)) {
-      markPreset(request);
-    }
+  /**
+   * Marks credentialed requests of a cached route private before the guards run (see `presetPrivate`); the
+   * route's plan is looked up on its first request, then kept.
+   */
+  private presetOf(route: SurveyedRoute): Preset {
+    let plan: RoutePlan | undefined | null = null;
+    return (request, res) => {
+      if (plan === null) plan = this.interceptor.planOf(route.controller, route.handler);
+      if (plan !== undefined && this.headers.presetPrivate(responseAccessFor(res), res, plan, request)) {
+        markPreset(request);
+      }
+    };
   }
 
   private serve(route: SurveyedRoute, exchange: Exchange): void {

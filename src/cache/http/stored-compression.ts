@@ -23,8 +23,10 @@ export function compressForStorage(
   contentType: string | undefined,
   threshold: number | undefined,
 ): Buffer | undefined {
-  if (threshold === undefined || contentType === undefined || !COMPRESSIBLE.test(contentType))
-    return undefined;
+  if (threshold === undefined || contentType === undefined) return undefined;
+  // UTF-8 takes at most three bytes per UTF-16 unit: a text this short is below the threshold, uncounted.
+  if (typeof body === 'string' && body.length * 3 < threshold) return undefined;
+  if (!COMPRESSIBLE.test(contentType)) return undefined;
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   if (length < threshold || length > MAX_COMPRESSED_INPUT_BYTES) return undefined;
   const compressed = gzipSync(body, { level: GZIP_LEVEL });
