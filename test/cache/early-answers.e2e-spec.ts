@@ -185,6 +185,32 @@ describe.each(ADAPTERS)('public routes with a global guard or prefix on %s', (ad
     );
   });
 
+  it.each(['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const)(
+    'never skips the application’s authentication (%s hook on Fastify, a middleware on Express)',
+    async (stage) => {
+      await withEarlyApp(
+        adapter,
+        { enabled: true, keyPrefix: `early-auth-${stage}-${adapter}` },
+        { authHook: stage },
+        async ({ app, url }) => {
+          const pipeline = app.get(Pipeline);
+          expect((await raw(`${url}/early/profiles/5`)).status).toBe(401);
+          const miss = await raw(`${url}/early/profiles/5`, 'GET', { 'x-key': 'k' });
+          expect(miss.headers['x-cache']).toBe('MISS');
+          const before = pipelineRuns(pipeline);
+          const hit = await raw(`${url}/early/profiles/5`, 'GET', { 'x-key': 'k' });
+          expect(hit.headers['x-cache']).toBe('HIT');
+          // Still answered early: Nest's guards, pipes and interceptors did not run for the HIT.
+          expect(pipelineRuns(pipeline)).toBe(before);
+          const refused = await raw(`${url}/early/profiles/5`);
+          expect(refused.status).toBe(401);
+          expect(refused.headers['x-cache']).toBeUndefined();
+          expect(refused.body).not.toBe(hit.body);
+        },
+      );
+    },
+  );
+
   it('keeps CORS (app.enableCors) on early answers: the HIT carries the same CORS headers as the MISS', async () => {
     await withEarlyApp(
       adapter,

@@ -19,6 +19,10 @@ import { RELEASE_LOCK_SCRIPT } from '../stores/redis-scripts.js';
 import { KeySpace, Scopes, type EntryKey } from './entry-key.js';
 import { RedisConnection } from './redis-connection.js';
 
+/** The settled outcomes of a synchronous write (a settled promise is immutable: one of each serves every write). */
+const STORED = Promise.resolve(true);
+const NOT_STORED = Promise.resolve(false);
+
 /** What a lookup found. */
 export interface Lookup {
   /** A valid entry (fresh, or stale within its grace); `undefined` on a miss. */
@@ -147,10 +151,10 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
         ? key.recordKeys
         : [...key.recordKeys, ...this.keys.tagRecords(entry.tags)];
     if (tier === 'memory') {
-      if (this.redis?.serving === true) return Promise.resolve(false);
-      return Promise.resolve(this.writeMemory(key, records, entry, ttlMs));
+      if (this.redis?.serving === true) return NOT_STORED;
+      return this.writeMemory(key, records, entry, ttlMs) ? STORED : NOT_STORED;
     }
-    if (this.redis === undefined || !this.redis.serving) return Promise.resolve(false);
+    if (this.redis === undefined || !this.redis.serving) return NOT_STORED;
     return this.redis.write(key, records, entry, ttlMs);
   }
 

@@ -33,6 +33,19 @@ export interface AccessMode {
   readonly write: boolean;
 }
 
+/** The four access modes, shared (a request's mode is one of them). */
+const ACCESS_MODES: readonly AccessMode[] = [
+  Object.freeze({ read: false, write: false }),
+  Object.freeze({ read: false, write: true }),
+  Object.freeze({ read: true, write: false }),
+  Object.freeze({ read: true, write: true }),
+];
+
+/** The shared access mode that reads and writes as asked. */
+export function accessModeOf(read: boolean, write: boolean): AccessMode {
+  return ACCESS_MODES[(read ? 2 : 0) + (write ? 1 : 0)] as AccessMode;
+}
+
 /** The outcome of {@link CacheEngine.acquire}: an entry to answer with, or a value to compute. */
 export type Acquired =
   | { readonly kind: 'hit'; readonly entry: StoredResponse; readonly label: 'HIT' | 'STALE' }

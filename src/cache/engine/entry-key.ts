@@ -123,8 +123,12 @@ export class KeySpace {
     for (let depth = 0; depth < MAX_SCOPE_DEPTH; depth++) {
       const next = rest.indexOf(':', end + 1);
       end = next === -1 ? rest.length : next;
+      if (next === -1) {
+        // The whole key (a leaf: unique per entry on miss-heavy routes, where a memo would only churn).
+        recordKeys.push(this.record(`p:${ns.encoded}:${rest}`));
+        break;
+      }
       recordKeys.push(this.memoRecord(`p:${ns.encoded}:${rest.slice(0, end)}`));
-      if (next === -1) break;
     }
     for (const tag of tags) {
       const record = this.tagRecords([tag])[0] ?? '';

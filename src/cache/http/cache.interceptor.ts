@@ -12,7 +12,7 @@ import { from, mergeMap, type Observable } from 'rxjs';
 import { errorMessage } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
-import { CacheEngine, type AccessMode, type Acquired } from '../engine/cache-engine.js';
+import { accessModeOf, CacheEngine, type AccessMode, type Acquired } from '../engine/cache-engine.js';
 import type { EntryKey } from '../engine/entry-key.js';
 import { CacheStatsService } from '../observability/cache-stats.service.js';
 import { CacheHeaders } from './cache-headers.js';
@@ -166,15 +166,13 @@ export class CacheInterceptor implements NestInterceptor {
     } catch {
       return undefined;
     }
-    const resolve = (key: unknown): ResolvedKey | undefined => {
-      if (typeof key !== 'string') return undefined;
-      try {
-        return this.entryKeyOf(plan, key, keyContext);
-      } catch {
-        return undefined;
-      }
-    };
-    return isPromise(built) ? built.then(resolve, () => undefined) : resolve(built);
+    if (isPromise(built)) {
+      return built.then(
+        (key) => this.resolveKey(plan, key, keyContext),
+        () => undefined,
+      );
+    }
+    return this.resolveKey(plan, built, keyContext);
   }
 
   /** Looks the request's entry up (or takes the ticket to compute it), remembering the keys of hits. */
@@ -182,6 +180,16 @@ export class CacheInterceptor implements NestInterceptor {
     const acquired = this.engine.acquire(resolved.key, plan.policy, mode);
     if (isPromise(acquired)) return acquired.then((found) => this.remember(plan, resolved, found));
     return this.remember(plan, resolved, acquired);
+  }
+
+  /** The entry key of what a key builder returned, `undefined` when that is no string or cannot be a key. */
+  private resolveKey(plan: RoutePlan, key: unknown, keyContext: KeyContext): ResolvedKey | undefined {
+    if (typeof key !== 'string') return undefined;
+    try {
+      return this.entryKeyOf(plan, key, keyContext);
+    } catch {
+      return undefined;
+    }
   }
 
   private keyContextOf(plan: RoutePlan, request: CacheRequest): RequestKeyContext {
@@ -226,10 +234,10 @@ export class CacheInterceptor implements NestInterceptor {
     const key = resolved.key;
     const directives = parseRequestDirectives(request.headers);
     // no-store: neither read nor write. no-cache: no read, but a fresh write. HEAD: never a write.
-    const mode: AccessMode = {
-      read: !directives.noStore && !directives.noCache,
-      write: !directives.noStore && request.method === 'GET',
-    };
+    const mode = accessModeOf(
+      !directives.noStore && !directives.noCache,
+      !directives.noStore && request.method === 'GET',
+    );
     const exchange = this.exchange(context, next, plan, request, key, mode.write);
     const acquired = this.acquire(plan, resolved, mode);
     if (isPromise(acquired)) return from(acquired).pipe(mergeMap((found) => exchange.run(found)));

@@ -85,9 +85,7 @@ export class CachedExchange {
       } catch (error) {
         // Capturing failed (for example a payload JSON cannot represent): send it the adapter's way, uncached.
         logger.warn(`Could not cache ${this.key}: ${errorMessage(error)}`);
-        ticket.abandon();
-        this.headers.forbidStore(access, res, this.plan, this.request);
-        return send(payload);
+        return this.sendUncached(ticket, send, payload);
       }
     });
     const handled = this.next.handle().pipe(
@@ -120,27 +118,16 @@ export class CachedExchange {
 
   private sendMiss(ticket: Ticket, send: SendFunction, payload: unknown): unknown {
     const { access, res, plan, request } = this;
-    this.headers.status(access, res, 'MISS');
     const status = access.status(res);
     // Error responses (exception filters also send through here) and responses the handler wrote are skipped.
     if (!this.handlerDone || this.streamed || status < 200 || status >= 300) {
-      ticket.abandon();
-      this.headers.forbidStore(access, res, plan, request);
-      return send(payload);
+      return this.sendUncached(ticket, send, payload);
     }
     const body = access.serialize(res, payload);
-    if (body === undefined) {
-      ticket.abandon();
-      this.headers.forbidStore(access, res, plan, request);
-      return send(payload);
-    }
+    if (body === undefined) return this.sendUncached(ticket, send, payload);
     const bytes = body.binary ?? body.text;
     // A response that may not be stored gets no validators or lifetime from the cache, whatever the request.
-    if (!this.mayBeStored()) {
-      ticket.abandon();
-      this.headers.forbidStore(access, res, plan, request);
-      return send(bytes);
-    }
+    if (!this.mayBeStored()) return this.sendUncached(ticket, send, bytes);
     const tags = this.resultTags();
     const contentType = access.header(res, 'content-type');
     const gzip =
@@ -178,6 +165,15 @@ export class CachedExchange {
       return this.headers.notModified(access, res, send);
     }
     return send(bytes);
+  }
+
+  /** Sends a response the cache does not keep: `X-Cache: MISS`, no validators, `no-store` (see `forbidStore`). */
+  private sendUncached(ticket: Ticket, send: SendFunction, body: unknown): unknown {
+    const { access, res } = this;
+    ticket.abandon();
+    this.headers.status(access, res, 'MISS');
+    this.headers.forbidStore(access, res, this.plan, this.request);
+    return send(body);
   }
 
   /** The result's tags, deduplicated; `undefined` when the route has none or computing them failed. */

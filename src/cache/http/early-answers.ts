@@ -3,7 +3,7 @@ import { DiscoveryService, HttpAdapterHost, ModulesContainer, Reflector } from '
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
 import { errorMessage } from '../cache.errors.js';
-import { CacheEngine, type Acquired } from '../engine/cache-engine.js';
+import { accessModeOf, CacheEngine, type Acquired } from '../engine/cache-engine.js';
 import { CacheHeaders } from './cache-headers.js';
 import type { CacheRequest } from './cache-key.js';
 import { CacheInterceptor, type ResolvedKey } from './cache.interceptor.js';
@@ -17,6 +17,7 @@ import {
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor, type SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
+import { withEarlyAnswer, withPreset, type Preset, type RouteHandler } from './route-handlers.js';
 import { representationOf } from './stored-compression.js';
 
 type Next = (error?: unknown) => void;
@@ -56,14 +57,8 @@ interface ExpressRouteLayer {
 interface FastifyRouteOptions {
   url?: string;
   method?: string | string[];
-  onRequest?: unknown;
   handler?: unknown;
 }
-
-/** Marks the request of a cached route private before the guards run, when it has to be. */
-type Preset = (request: CacheRequest, res: object) => void;
-
-type RouteHandler = (this: unknown, request: unknown, res: unknown, next: unknown) => unknown;
 
 interface FastifyLikeReply {
   raw: ClosableResponse;
@@ -72,17 +67,6 @@ interface FastifyLikeReply {
 
 interface FastifyLikeInstance {
   addHook(name: 'onRoute', hook: (options: FastifyRouteOptions) => void): unknown;
-}
-
-/**
- * A route handler (Nest's, on either adapter: `(request, response, next)`) with `preset` run first on its
- * request and response, `this` and arity kept.
- */
-function withPreset(handler: RouteHandler, preset: Preset): RouteHandler {
-  return function presetThenHandle(this: unknown, request: unknown, res: unknown, next: unknown): unknown {
-    preset(request as CacheRequest, res as object);
-    return handler.call(this, request, res, next);
-  };
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -114,7 +98,8 @@ function applicationSettings(modules: ModulesContainer): ApplicationSettings | u
  * only for requests the router gave that route, after every application middleware and hook:
  *
  * - HITs of public routes (`@Cached({ public: true })`) with no guard are answered from the first handler of
- *   the Express route or a route-level Fastify `onRequest` hook: guards, pipes and interceptors do not run.
+ *   the Express route or in front of Nest's Fastify route handler (after every Fastify hook): guards, pipes and
+ *   interceptors do not run.
  *   The answer is the interceptor's own (same plan, key, headers and `304`). A miss leaves its ticket on the
  *   request for the interceptor, which computes the entry without a second lookup; anything else (`no-cache`, `no-store`, a declined key, an unreadable entry) takes the normal path.
  * - Other cached routes mark a request with credentials `private, no-store` before the guards run, so a
@@ -207,22 +192,26 @@ export class EarlyAnswers implements OnModuleInit {
       if (!methods.every((method) => method === 'GET' || method === 'HEAD')) return;
       const route = options.url === undefined ? undefined : byPath.get(joinPath(options.url));
       if (route === undefined) return;
+      const handler = options.handler;
+      if (typeof handler !== 'function') return;
       if (!route.early) {
         // Only the private mark: Nest's route handler runs it first (guards run inside that handler), which
         // costs no hook of its own (a route-level hook costs Fastify's hook runner on every request).
-        if (typeof options.handler === 'function') {
-          options.handler = withPreset(options.handler as RouteHandler, this.presetOf(route));
-        }
+        options.handler = withPreset(handler as RouteHandler, this.presetOf(route));
         return;
       }
-      const hook = this.hookOf(route);
-      const own = (request: CacheRequest, reply: FastifyLikeReply, done: Next): void =>
-        hook(request, reply, reply.raw, (body) => reply.send(body), done);
-      // Appended: after the route's other `onRequest` hooks (`@fastify/compress` marks its replies there).
-      const existing: unknown = options.onRequest;
-      const hooks: unknown[] =
-        existing === undefined ? [] : Array.isArray(existing) ? [...(existing as unknown[])] : [existing];
-      options.onRequest = [...hooks, own];
+      // In front of Nest's handler: after every Fastify hook of the application (onRequest, preParsing,
+      // preValidation, preHandler: authentication, rate limits, CORS, compression), before guards, pipes and
+      // interceptors, which only a route without guards may skip.
+      options.handler = withEarlyAnswer(handler as RouteHandler, (request, res, answered, proceed) => {
+        const reply = res as FastifyLikeReply;
+        const send = (body: unknown): unknown => {
+          const sent = reply.send(body);
+          answered();
+          return sent;
+        };
+        this.serve(route, { request, res, raw: reply.raw, send, next: proceed });
+      });
       if (methods.includes('GET')) this.logEarly(route, options.url ?? '');
     });
   }
@@ -268,7 +257,7 @@ export class EarlyAnswers implements OnModuleInit {
 
   private lookUp(plan: RoutePlan, resolved: ResolvedKey | undefined, exchange: Exchange): void {
     if (resolved === undefined) return exchange.next();
-    const mode = { read: true, write: exchange.request.method === 'GET' };
+    const mode = accessModeOf(true, exchange.request.method === 'GET');
     const acquired = this.interceptor.acquire(plan, resolved, mode);
     if (isPromise(acquired)) {
       acquired.then(

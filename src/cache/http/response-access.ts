@@ -124,7 +124,10 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
 const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   kind: 'fastify',
   status: (res) => res.statusCode,
-  setStatus: (res, status) => void res.code(status),
+  // `code()` also marks the status as set by the application, which only matters for statuses other than 200.
+  setStatus: (res, status) => {
+    if (res.statusCode !== status) res.code(status);
+  },
   header: (res, name) => firstHeader(res.getHeader(name)),
   setHeader: (res, name, value) => void res.header(name, value),
   removeHeader: (res, name) => void res.removeHeader(name),
