@@ -65,6 +65,19 @@ describe.skipIf(skip).each([false, true])('two instances on one Redis (L1: %s)',
     expect(await cacheA.get(['motd'])).toBeUndefined();
   });
 
+  it('stores fixed tags with the entry: their invalidation reaches a reader that names no tags', async () => {
+    const cacheA = a.get(CacheService);
+    const cacheB = b.get(CacheService);
+    await cacheA.set('banner', 'summer sale', { tags: ['banner'] });
+    expect(await cacheB.get('banner')).toBe('summer sale');
+    await b.get(InvalidationService).invalidateTags(['banner']);
+    for (let waited = 0; l1 && waited < 3000 && (await cacheA.get('banner')) !== undefined; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await cacheA.get('banner')).toBeUndefined();
+    expect(await cacheB.getOrSet('banner', () => 'winter sale')).toBe('winter sale');
+  });
+
   it('computes once across both instances with lock: true', async () => {
     let computed = 0;
     const slow = async () => {

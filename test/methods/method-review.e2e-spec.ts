@@ -9,6 +9,7 @@ import {
   CachePut,
   CacheStatsService,
   InvalidateCache,
+  InvalidationService,
   type CacheModuleOptions,
 } from '../../src/cache/index.js';
 
@@ -98,7 +99,41 @@ class Users {
   }
 }
 
+@Injectable()
+class Catalog {
+  runs = 0;
+
+  @Cacheable({ namespace: 'catalog', key: (id: number) => id })
+  async item(id: number): Promise<{ id: number; run: number }> {
+    return { id, run: ++this.runs };
+  }
+
+  @CachePut({ namespace: 'catalog', key: (id: number) => id, tags: ['catalog'] })
+  async rebuild(id: number): Promise<{ id: number; run: number }> {
+    return { id, run: ++this.runs };
+  }
+}
+
 describe('method cache: the review scenarios', () => {
+  it('stores fixed tags with the entry: their invalidation reaches readers that name no tags', async () => {
+    const moduleRef = await appWith([Catalog]);
+    const cache = moduleRef.get(CacheService);
+    const invalidation = moduleRef.get(InvalidationService);
+    await cache.set('motd', 'hello', { tags: ['motd'] });
+    expect(await cache.get('motd')).toBe('hello');
+    await invalidation.invalidateTags(['motd']);
+    expect(await cache.get('motd')).toBeUndefined();
+    expect(await cache.getOrSet('motd', () => 'recomputed')).toBe('recomputed');
+
+    const catalog = moduleRef.get(Catalog);
+    expect(await catalog.rebuild(1)).toEqual({ id: 1, run: 1 });
+    expect(await catalog.item(1)).toEqual({ id: 1, run: 1 });
+    await invalidation.invalidateTags(['catalog']);
+    expect(await catalog.item(1)).toEqual({ id: 1, run: 2 });
+    expect(await catalog.item(1)).toEqual({ id: 1, run: 2 });
+    await moduleRef.close();
+  });
+
   it('never caches instances it cannot tell apart: factory request-scoped providers and `new`', async () => {
     const moduleRef = await appWith([
       {

@@ -100,10 +100,11 @@ export class CacheService {
     await this.backend.invalidate([Scopes.namespace(declared ?? `${type.name}.${method}`)]);
   }
 
-  /** The entry key of a key in a namespace with fixed tags; remembered (bounded) when it has no tags. */
-  private entryKey(namespace: string, rest: string, tags: readonly string[]): EntryKey {
-    if (tags.length > 0)
-      return this.backend.keys.entry(namespace, builtKey(namespace, rest), [...new Set(tags)], 'value');
+  /**
+   * The entry key of a key in a namespace, remembered (bounded). Tags are not part of it: they are stored with
+   * the entry, which every reader checks.
+   */
+  private entryKey(namespace: string, rest: string): EntryKey {
     const id = `${namespace}\u0000${rest}`;
     let key = this.keys.get(id);
     if (key === undefined) {
@@ -127,10 +128,11 @@ export class CacheService {
     const tags = full.tags;
     const label = 'CacheService';
     return {
-      key: this.entryKey(namespace, rest, tags === undefined || typeof tags === 'function' ? [] : tags),
+      key: this.entryKey(namespace, rest),
       namespace,
       rest,
       policy: entryPolicy(full, this.options.defaultTtl, this.counters),
+      fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
       tagsOf: typeof tags === 'function' ? tags : undefined,
       unless: undefined,
       type: options.type,

@@ -173,12 +173,8 @@ export class MethodCacheInvoker implements MethodInvoker {
     }
     const known = plan.keys.get(rest);
     if (known !== undefined) return { key: known, rest };
-    const key = this.backend.keys.entry(
-      plan.namespace,
-      builtKey(plan.namespace, rest),
-      plan.fixedTags,
-      'value',
-    );
+    // Fixed tags are stored with the entry (see `ValueCall.fixedTags`), not read through the key.
+    const key = this.backend.keys.entry(plan.namespace, builtKey(plan.namespace, rest), [], 'value');
     if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
     plan.keys.set(rest, key);
     return { key, rest };
@@ -197,6 +193,7 @@ export class MethodCacheInvoker implements MethodInvoker {
       namespace: plan.namespace,
       rest,
       policy: plan.policy,
+      fixedTags: plan.fixedTags,
       tagsOf: typeof tags === 'function' ? (result) => tags.call(instance, result, ...args) : undefined,
       unless: unless === undefined ? undefined : (result) => unless.call(instance, result, ...args),
       type: options.type,

@@ -16,7 +16,7 @@ export interface MethodPlan {
   /** `Class.method` of the runtime class: names the method in logs, stats and metrics. */
   readonly label: string;
   readonly policy: EntryPolicy & { readonly counters: MethodCounters };
-  /** Fixed tags (read with the entry). */
+  /** Fixed tags (stored with each entry). */
   readonly fixedTags: readonly string[];
   kind: MethodKind;
   /** This is the nearest cached declaration of the method on the runtime class (not one `super` reaches). */

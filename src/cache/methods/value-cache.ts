@@ -25,6 +25,11 @@ export interface ValueCall {
   readonly namespace: string;
   readonly rest: string;
   readonly policy: EntryPolicy & { readonly counters: MethodCounters };
+  /**
+   * Fixed tags of the call's options: stored with the entry (like result tags), so that every reader checks
+   * them, whatever options it was called with.
+   */
+  readonly fixedTags: readonly string[];
   /** Tags from the result (the call's arguments already bound); a failure means "not stored". */
   readonly tagsOf: ((result: unknown) => readonly string[]) | undefined;
   /** `true`: returned, not stored. */
@@ -127,7 +132,7 @@ export class ValueCache {
   }
 
   /**
-   * The text and tags `value` is stored with; `undefined` when it is not stored: `undefined` itself, `unless`
+   * The text and tags (fixed and from the result) `value` is stored with; `undefined` when it is not stored: `undefined` itself, `unless`
    * said so, or the codec or `tags` failed (counted, logged once).
    */
   encode(
@@ -138,9 +143,11 @@ export class ValueCache {
     try {
       if (call.unless !== undefined && call.unless(value)) return undefined;
       const { text, plain } = encodeValueShape(value);
-      if (call.tagsOf === undefined) return { text, plain, tags: undefined };
+      if (call.tagsOf === undefined) {
+        return { text, plain, tags: call.fixedTags.length === 0 ? undefined : [...call.fixedTags] };
+      }
       const tags = call.tagsOf(value).filter((t): t is string => typeof t === 'string' && t !== '');
-      return { text, plain, tags: [...new Set(tags)] };
+      return { text, plain, tags: [...new Set([...call.fixedTags, ...tags])] };
     } catch (error) {
       call.policy.counters.errors++;
       this.warnOnce(call.label, `${call.label}: result not cached (${errorMessage(error)})`);
