@@ -67,6 +67,8 @@ describe.each(ADAPTERS)('headers for browsers, proxies and CDNs on %s', (adapter
     expect(withApiKey.headers['cache-control']).toBe('private, no-cache');
     const withCookie = await raw(`${url}/h/shared/b`, 'GET', { cookie: 'session=1' });
     expect(withCookie.headers['cache-control']).toBe('private, no-cache');
+    // Browsers leave cookies out of their cache key: a new login must not reuse the answer to the old session.
+    expect(withCookie.headers['vary']).toBe('Authorization, X-API-Key, Cookie');
     // A client that switches credentials must not reuse the answer to the previous ones.
     expect(withBearer.headers['vary']).toBe('Authorization, X-API-Key');
     expect(anonymous.headers['cache-control']).toBe('no-cache');
@@ -81,6 +83,16 @@ describe.each(ADAPTERS)('headers for browsers, proxies and CDNs on %s', (adapter
     const res = await raw(`${url}/h/me`, 'GET', { 'x-user': '7' });
     expect(res.headers['cache-control']).toBe('private, no-cache');
     expect(res.headers['vary']).toBe('Authorization, X-API-Key');
+    const session = await raw(`${url}/h/me`, 'GET', { 'x-user': '7', cookie: 'sid=a' });
+    expect(session.headers['x-cache']).toBe('HIT');
+    expect(session.headers['vary']).toBe('Authorization, X-API-Key, Cookie');
+    const revalidated = await raw(`${url}/h/me`, 'GET', {
+      'x-user': '7',
+      cookie: 'sid=a',
+      'if-none-match': String(session.headers['etag']),
+    });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers['vary']).toBe('Authorization, X-API-Key, Cookie');
   });
 
   it('gives a client lifetime only where the route asks, capped at the entry lifetime', async () => {

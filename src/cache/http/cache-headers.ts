@@ -15,6 +15,7 @@ const PRIVATE_NO_STORE = 'private, no-store';
 export class CacheHeaders {
   private readonly authHeaders: readonly string[];
   private readonly varyNames: readonly string[];
+  private readonly varyWithCookie: readonly string[];
   private readonly statusHeader: string;
 
   /** Smallest body stored compressed (`undefined`: never). */
@@ -24,6 +25,9 @@ export class CacheHeaders {
     this.compressAbove = options.compressAbove;
     this.authHeaders = options.authHeaders.map((h) => h.toLowerCase());
     this.varyNames = options.authHeaders;
+    this.varyWithCookie = options.authHeaders.some((h) => h.toLowerCase() === 'cookie')
+      ? options.authHeaders
+      : [...options.authHeaders, 'Cookie'];
     this.statusHeader = options.statusHeader;
   }
 
@@ -66,8 +70,15 @@ export class CacheHeaders {
     const lifetime = plan.lifetime;
     const isPrivate = plan.userScoped || (!lifetime.public && this.carriesCredentials(request));
     access.setHeader(res, 'cache-control', cacheControlOf(lifetime, isPrivate, remaining));
-    // Per user, or answered to credentials: a client that switches credentials must not reuse it.
-    if (isPrivate) this.addVary(access, res, this.varyNames);
+    // Per user, or answered to credentials: a client that switches credentials must not reuse it (a browser
+    // keeps cookies out of its cache key: a session cookie is named too, so a new login never reuses it).
+    if (isPrivate) {
+      this.addVary(
+        access,
+        res,
+        request.headers['cookie'] === undefined ? this.varyNames : this.varyWithCookie,
+      );
+    }
   }
 
   /**
