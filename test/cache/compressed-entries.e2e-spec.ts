@@ -93,6 +93,28 @@ describe.each(CASES)(
       expect(head.headers['content-encoding']).toBe('gzip');
     });
 
+    it('answers a HEAD that misses with the headers of the GET it stands for', async () => {
+      const head = await raw(`${url}/h/big/d`, 'HEAD', GZIP);
+      expect(head.headers['x-cache']).toBe('MISS');
+      const get = await raw(`${url}/h/big/d`, 'GET', GZIP);
+      expect(get.headers['x-cache']).toBe('MISS');
+      for (const name of [
+        'etag',
+        'content-encoding',
+        'content-length',
+        'vary',
+        'cache-control',
+        'content-type',
+      ]) {
+        expect([name, head.headers[name]]).toEqual([name, get.headers[name]]);
+      }
+      expect(head.bytes.length).toBe(0);
+      const identityHead = await raw(`${url}/h/big/e`, 'HEAD', IDENTITY);
+      const identityGet = await raw(`${url}/h/big/e`, 'GET', IDENTITY);
+      expect(identityHead.headers['etag']).toBe(identityGet.headers['etag']);
+      expect(identityHead.headers['content-encoding']).toBeUndefined();
+    });
+
     it('stores small bodies as they are', async () => {
       const small = await raw(`${url}/h/lifetime/small`, 'GET', GZIP);
       expect(small.headers['etag']).not.toMatch(/\.gz"$/);

@@ -40,7 +40,7 @@ export class CachedExchange {
     private readonly access: ResponseAccess,
     private readonly headers: CacheHeaders,
     private readonly key: string,
-    /** Whether the computed entry will be stored (not for `HEAD` or `no-store`): only then is it compressed. */
+    /** Whether the computed entry will be stored (not for `HEAD` or `no-store`). */
     private readonly write: boolean,
   ) {}
 
@@ -130,8 +130,9 @@ export class CachedExchange {
     if (!this.mayBeStored()) return this.sendUncached(ticket, send, bytes);
     const tags = this.resultTags();
     const contentType = access.header(res, 'content-type');
+    // Compressed when stored, and for a HEAD, whose headers are those of the GET it stands for.
     const gzip =
-      bytes === undefined || !this.write
+      bytes === undefined || (!this.write && request.method !== 'HEAD')
         ? undefined
         : compressForStorage(bytes, contentType, this.headers.compressAbove);
     const etag = strongEtag(bytes);
