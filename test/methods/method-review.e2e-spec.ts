@@ -114,7 +114,34 @@ class Catalog {
   }
 }
 
+@Injectable({ scope: Scope.REQUEST })
+class PerRequestQuotes {
+  static runs = 0;
+
+  @Cacheable({ expire: 60, key: (symbol: string) => symbol })
+  async quote(symbol: string): Promise<string> {
+    PerRequestQuotes.runs++;
+    return `${symbol}:${PerRequestQuotes.runs}`;
+  }
+}
+
 describe('method cache: the review scenarios', () => {
+  it('never serves a request-scoped class from an enabled application while a disabled one declares it too', async () => {
+    const enabled = await appWith([PerRequestQuotes]);
+    const disabled = await appWith([PerRequestQuotes], { enabled: false });
+    PerRequestQuotes.runs = 0;
+    const fromDisabled = await disabled.resolve(PerRequestQuotes);
+    expect(await fromDisabled.quote('ACME')).toBe('ACME:1');
+    expect(await fromDisabled.quote('ACME')).toBe('ACME:2');
+    const fromEnabled = await enabled.resolve(PerRequestQuotes);
+    expect(await fromEnabled.quote('ACME')).toBe('ACME:3');
+    await disabled.close();
+    // Once the disabled application is gone, the class is the enabled one's alone again: cached.
+    expect(await fromEnabled.quote('ACME')).toBe('ACME:4');
+    expect(await (await enabled.resolve(PerRequestQuotes)).quote('ACME')).toBe('ACME:4');
+    await enabled.close();
+  });
+
   it('stores fixed tags with the entry: their invalidation reaches readers that name no tags', async () => {
     const moduleRef = await appWith([Catalog]);
     const cache = moduleRef.get(CacheService);

@@ -20,6 +20,12 @@ const byClass = new WeakMap<object, Set<MethodInvoker>>();
 const live = new Set<MethodInvoker>();
 
 /**
+ * Classes of request-scoped and transient providers declared by live applications whose caching is disabled:
+ * their instances cannot be told from those of an enabled application, so none of them is cached.
+ */
+const claimedWhileDisabled = new WeakMap<object, number>();
+
+/**
  * Binds a provider instance to its application's method cache, or (`false`) marks it as belonging to an
  * application whose caching is disabled: its decorated methods then run as they are, at once.
  */
@@ -43,6 +49,16 @@ export function bindClass(type: object, invoker: MethodInvoker): void {
   set.add(invoker);
 }
 
+/**
+ * Registers (or, with `claimed` false, forgets) a class of request-scoped or transient providers declared by an
+ * application whose caching is disabled.
+ */
+export function claimClassWhileDisabled(type: object, claimed: boolean): void {
+  const count = (claimedWhileDisabled.get(type) ?? 0) + (claimed ? 1 : -1);
+  if (count > 0) claimedWhileDisabled.set(type, count);
+  else claimedWhileDisabled.delete(type);
+}
+
 /** An application starts (or stops) serving decorated methods; a stopped one is forgotten by its classes. */
 export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonly object[] = []): void {
   if (alive) {
@@ -57,7 +73,7 @@ export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonl
  * The method cache a call on `instance` goes through, found at call time: the application that created the
  * instance (bound at bootstrap), or for one created per request, the one live application that declared its
  * class. `undefined` (the method runs uncached) for anything else: an instance made with `new` outside Nest,
- * one of a factory provider, or a class two live applications declared. Nothing is ever shared by guess.
+ * one of a factory provider, or a class two live applications declared (one with caching disabled counts). Nothing is ever shared by guess.
  */
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
   // No application caches (the usual case with caching disabled): one check, before any property lookup.
@@ -66,7 +82,7 @@ export function invokerOf(instance: unknown): MethodInvoker | undefined {
   if (own === false) return undefined;
   if (own !== undefined) return live.has(own) ? own : undefined;
   const declared = byClass.get(instance.constructor);
-  if (declared === undefined) return undefined;
+  if (declared === undefined || claimedWhileDisabled.has(instance.constructor)) return undefined;
   let found: MethodInvoker | undefined;
   for (const one of declared) {
     if (!live.has(one)) continue;

@@ -3,7 +3,7 @@ import { DiscoveryService } from '@nestjs/core';
 import { CacheDefinitionError } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
-import { bindClass, bindInstance, setLive } from './method-binding.js';
+import { bindClass, bindInstance, claimClassWhileDisabled, setLive } from './method-binding.js';
 import { definitionsOf } from './method-definition.js';
 import { MethodCacheInvoker } from './method-invoker.js';
 
@@ -47,10 +47,9 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
           }
         }
         this.checkNames(type);
-        if (bound !== false) {
-          bindClass(type, bound);
-          this.classes.push(type);
-        }
+        if (bound !== false) bindClass(type, bound);
+        else claimClassWhileDisabled(type, true);
+        this.classes.push(type);
         continue;
       }
       const instance: unknown = wrapper.instance;
@@ -62,7 +61,9 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   }
 
   onApplicationShutdown(): void {
-    setLive(this.invoker, false, this.classes);
+    if (this.options.enabled) setLive(this.invoker, false, this.classes);
+    else for (const type of this.classes) claimClassWhileDisabled(type, false);
+    this.classes.length = 0;
   }
 
   /**
