@@ -268,6 +268,11 @@ describe('argumentsKey', () => {
       ['a class', [User], /^a function \(User\) at args\[0\]$/],
       ['a symbol', [Symbol('x')], /^a symbol at args\[0\]$/],
       ['a nested symbol', [{ tags: ['a', Symbol.iterator] }], /^a symbol at args\[0\]\.tags\[1\]$/],
+      [
+        'a property keyed by a symbol',
+        [{ where: { [Symbol('tenant')]: 'globex' } }],
+        /^a property keyed by a symbol \(Symbol\(tenant\)\) at args\[0\]\.where$/,
+      ],
       ['a class instance', [new User()], /^an instance of User at args\[0\]$/],
       ['an empty class instance', [{ 'a b': new Empty() }], /^an instance of Empty at args\[0\]\["a b"\]$/],
       ['a Promise', [promise], /^a Promise at args\[0\]$/],

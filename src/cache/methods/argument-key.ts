@@ -190,6 +190,12 @@ function enter(value: object, walk: Walk): Unencodable | undefined {
 }
 
 function recordOf(value: Record<string, unknown>, walk: Walk): string | Unencodable {
+  // A property under a symbol has no stable name to key it by: such a record is never keyed as if it had none.
+  for (const symbol of Object.getOwnPropertySymbols(value)) {
+    if (Object.prototype.propertyIsEnumerable.call(value, symbol)) {
+      return new Unencodable(`a property keyed by a symbol (${symbol.toString()})`);
+    }
+  }
   const keys = Object.keys(value);
   if (keys.length > 1) sortInPlace(keys);
   let out = `O${keys.length}`;
