@@ -125,7 +125,26 @@ class PerRequestQuotes {
   }
 }
 
+@Injectable()
+class BareRows {
+  @Cacheable({ expire: 60 })
+  async row(id: number): Promise<Record<string, unknown>> {
+    return Object.assign(Object.create(null) as Record<string, unknown>, { id, tags: ['a'] });
+  }
+}
+
 describe('method cache: the review scenarios', () => {
+  it('returns a null-prototype result as a plain object on the miss too, as every hit does', async () => {
+    const moduleRef = await appWith([BareRows]);
+    const rows = moduleRef.get(BareRows);
+    const miss = await rows.row(1);
+    const hit = await rows.row(1);
+    expect(Object.getPrototypeOf(miss)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(hit)).toBe(Object.prototype);
+    expect(miss).toStrictEqual(hit);
+    await moduleRef.close();
+  });
+
   it('never serves a request-scoped class from an enabled application while a disabled one declares it too', async () => {
     const enabled = await appWith([PerRequestQuotes]);
     const disabled = await appWith([PerRequestQuotes], { enabled: false });

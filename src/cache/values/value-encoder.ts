@@ -105,7 +105,8 @@ function isPureJson(value: unknown, depth: number): boolean {
         for (let i = 0; i < items.length; i++) if (!isPureJson(items[i], depth + 1)) return false;
         return true;
       }
-      if (proto !== Object.prototype && proto !== null) return false;
+      // A null-prototype object is read back as a plain one: not returned as it is on a miss either.
+      if (proto !== Object.prototype) return false;
       const record = value as Record<string, unknown>;
       // for-in visits the own enumerable string keys (plain objects inherit none) and allocates nothing.
       for (const key in record) {
