@@ -134,6 +134,26 @@ class BareRows {
 }
 
 describe('method cache: the review scenarios', () => {
+  it('runs a failing computation once for every caller waiting on it: they all get its error', async () => {
+    const moduleRef = await appWith([]);
+    const cache = moduleRef.get(CacheService);
+    let runs = 0;
+    const failure = new Error('backend down');
+    const compute = async (): Promise<string> => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      throw failure;
+    };
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 10 }, () => cache.getOrSet('flaky', compute)),
+    );
+    expect(runs).toBe(1);
+    for (const outcome of outcomes) expect(outcome).toEqual({ status: 'rejected', reason: failure });
+    // Nothing was stored: the next call computes again.
+    expect(await cache.getOrSet('flaky', async () => 'up again')).toBe('up again');
+    await moduleRef.close();
+  });
+
   it('returns a null-prototype result as a plain object on the miss too, as every hit does', async () => {
     const moduleRef = await appWith([BareRows]);
     const rows = moduleRef.get(BareRows);

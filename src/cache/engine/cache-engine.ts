@@ -7,7 +7,7 @@ import { CacheBackend, type Lookup } from './cache-backend.js';
 import type { EntryKey } from './entry-key.js';
 import { lockOrWait } from './lock-wait.js';
 import { SingleFlight } from './single-flight.js';
-import { Ticket, type Settle } from './ticket.js';
+import { FlightFailure, Ticket, type Settle } from './ticket.js';
 
 /** How one cache (a route, a method, a programmatic call) stores and protects its entries. */
 export interface EntryPolicy {
@@ -72,7 +72,7 @@ export class CacheEngine {
   /** Lookups in flight, per key (see {@link sharedLookup}). */
   private readonly lookups = new Map<string, { lookup: Promise<Lookup>; epoch: number }>();
   /** In-process coalescing of concurrent misses, per key and stamp. */
-  private readonly flights: SingleFlight<StoredResponse>;
+  private readonly flights: SingleFlight<StoredResponse | FlightFailure>;
 
   constructor(
     readonly backend: CacheBackend,
@@ -86,7 +86,10 @@ export class CacheEngine {
     return this.backend.enabled;
   }
 
-  /** Looks `key` up and decides; synchronous when the answering tier is. Never rejects. */
+  /**
+   * Looks `key` up and decides; synchronous when the answering tier is. Never rejects, but for a caller that
+   * waited on a value computation that threw ({@link Ticket.fail}): it gets that error.
+   */
   acquire(key: EntryKey, policy: EntryPolicy, mode: AccessMode): Acquired | Promise<Acquired> {
     if (!mode.read && !mode.write) return this.compute(key, policy, undefined, undefined, NO_FLIGHT);
     const lookup = mode.read && policy.coalesce ? this.sharedLookup(key) : this.backend.read(key, mode.read);
@@ -152,11 +155,13 @@ export class CacheEngine {
     const running = this.flights.join(key.key, flight);
     if (running !== undefined) {
       policy.counters.coalesced++;
-      return running.then((led) =>
-        led !== undefined
+      return running.then((led) => {
+        // The leader's error, as it threw it (only value computations fail their flight).
+        if (led instanceof FlightFailure) throw led.error;
+        return led !== undefined
           ? this.hit(policy, led, 'HIT')
-          : this.compute(key, policy, lookup, undefined, NO_FLIGHT),
-      );
+          : this.compute(key, policy, lookup, undefined, NO_FLIGHT);
+      });
     }
     const settle = this.flights.lead(key.key, flight);
     if (!policy.lock) return this.compute(key, policy, lookup, undefined, settle);

@@ -3,8 +3,16 @@ import type { CacheBackend, Lookup } from './cache-backend.js';
 import type { EntryPolicy } from './cache-engine.js';
 import type { EntryKey } from './entry-key.js';
 
-/** Ends a flight: followers receive the entry (or compute themselves on `undefined`); `written` settles when stored. */
-export type Settle = (entry: StoredResponse | undefined, written?: Promise<boolean>) => void;
+/** A computation that threw, handed to the callers that waited for it (values only, see {@link Ticket.fail}). */
+export class FlightFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * Ends a flight: followers receive the entry (or compute themselves on `undefined`, or get the leader's error on
+ * a {@link FlightFailure}); `written` settles when stored.
+ */
+export type Settle = (entry: StoredResponse | FlightFailure | undefined, written?: Promise<boolean>) => void;
 
 /** What a computed value is stored as: everything of an entry but its lifetimes, stamp and cost. */
 export type EntryContent = Omit<
@@ -85,6 +93,16 @@ export class Ticket {
   /** Settles once a completed entry is stored (or refused); `undefined` when nothing was written. */
   get written(): Promise<boolean> | undefined {
     return this.stored;
+  }
+
+  /**
+   * Computing threw: the callers that waited for this computation get the same error instead of each
+   * computing again at once (for values, whose callers asked for the same call; a response is never failed).
+   */
+  fail(error: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.settle(new FlightFailure(error));
   }
 
   /** Nothing to store (computing failed, or the result may not be cached): followers compute themselves. */

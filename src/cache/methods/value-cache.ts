@@ -209,9 +209,13 @@ export class ValueCache {
     try {
       value = await compute();
     } catch (error) {
-      ticket.abandon();
       const stale = ticket.stale === undefined ? undefined : this.decode(ticket.stale, call);
-      if (stale === undefined) throw error;
+      if (stale === undefined) {
+        // The callers waiting for this computation get its error too: it runs once, not once per caller.
+        ticket.fail(error);
+        throw error;
+      }
+      ticket.abandon();
       this.logger.warn(
         `${call.label}: recomputing failed (${errorMessage(error)}); returning the stale value`,
       );
