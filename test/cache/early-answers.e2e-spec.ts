@@ -128,6 +128,7 @@ describe.each(ADAPTERS)('public routes answered before the router on %s (memory)
     const anonymous = await raw(`${url}/early/tags/popular`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.body).not.toContain('"tag"');
+    expect(anonymous.headers['cache-control']).toBe('no-store');
     const admin = await raw(`${url}/early/tags/popular`, 'GET', { 'x-admin': '1' });
     expect(admin.status).toBe(200);
     expect(admin.body).toContain('admin-only');

@@ -225,16 +225,24 @@ export class EarlyAnswers implements OnModuleInit {
   }
 
   /**
-   * Marks credentialed requests of a cached route private before the guards run (see `presetPrivate`); the
-   * route's plan is looked up on its first request, then kept.
+   * Before the guards run: marks credentialed requests of a cached route private (see `presetPrivate`), and
+   * arms a send hook for what the cache never sees (a guard's `401`, `403` or `404`): an error response gets
+   * `no-store` (`private, no-store` with credentials) unless it has a `Cache-Control`. The interceptor puts
+   * its own hook in place of that one when it takes the request. The route's plan is looked up on its first
+   * request, then kept.
    */
   private presetOf(route: SurveyedRoute): Preset {
     let plan: RoutePlan | undefined | null = null;
     return (request, res) => {
       if (plan === null) plan = this.interceptor.planOf(route.controller, route.handler);
-      if (plan !== undefined && this.headers.presetPrivate(responseAccessFor(res), res, plan, request)) {
-        markPreset(request);
-      }
+      const known = plan;
+      if (known === undefined) return;
+      const access = responseAccessFor(res);
+      if (this.headers.presetPrivate(access, res, known, request)) markPreset(request);
+      access.onSend(res, (payload, send) => {
+        if (access.status(res) >= 400) this.headers.forbidStore(access, res, known, request);
+        return send(payload);
+      });
     };
   }
 
