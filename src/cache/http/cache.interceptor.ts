@@ -34,6 +34,15 @@ export interface ResolvedKey {
   readonly known: boolean;
 }
 
+/**
+ * Route plans per application (its resolved options), shared by every instance of the interceptor there (the one
+ * `@Cached()` binds, the module's own for early answers): each route is compiled, and its problems logged, once.
+ */
+const plansByApplication = new WeakMap<
+  ResolvedCacheOptions,
+  WeakMap<object, Map<object, RoutePlan | null>>
+>();
+
 /** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
 const INTERCEPTED = Symbol('HTTP_CACHE:INTERCEPTED');
 
@@ -54,7 +63,7 @@ function described(value: unknown): string {
 export class CacheInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Cache');
   /** Per controller class, then per handler: a handler inherited by two controllers has two plans. */
-  private readonly plans = new WeakMap<object, Map<object, RoutePlan | null>>();
+  private readonly plans: WeakMap<object, Map<object, RoutePlan | null>>;
   private readonly headers: CacheHeaders;
 
   constructor(
@@ -64,6 +73,9 @@ export class CacheInterceptor implements NestInterceptor {
     private readonly stats: CacheStatsService,
   ) {
     this.headers = new CacheHeaders(options);
+    let plans = plansByApplication.get(options);
+    if (plans === undefined) plansByApplication.set(options, (plans = new WeakMap()));
+    this.plans = plans;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
