@@ -343,6 +343,27 @@ describe.skipIf(skipRedis).each(ADAPTERS)('public routes answered early from Red
     await redis.stop();
   });
 
+  it('sends a HIT from Redis once, also behind an application onSend hook that waits', async () => {
+    await withEarlyApp(
+      adapter,
+      { enabled: true, keyPrefix: `early-redis-onsend-${adapter}`, redis: { enabled: true, url: redis.url } },
+      { slowOnSend: true },
+      async ({ url: slowUrl, logger }) => {
+        expect((await raw(`${slowUrl}/early/profiles/11`)).headers['x-cache']).toBe('MISS');
+        for (let i = 0; i < 3; i++) {
+          const hit = await raw(`${slowUrl}/early/profiles/11`);
+          expect(hit.status).toBe(200);
+          expect(hit.headers['x-cache']).toBe('HIT');
+        }
+        const head = await raw(`${slowUrl}/early/profiles/11`, 'HEAD');
+        expect(head.headers['x-cache']).toBe('HIT');
+        // A second send of the answered reply fails in Nest's exception handler with ERR_HTTP_HEADERS_SENT.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(logger.lines.filter((line) => /HEADERS_SENT|already sent/i.test(line))).toEqual([]);
+      },
+    );
+  });
+
   it('answers HITs early from Redis and computes misses once', async () => {
     const pipeline = app.get(Pipeline);
     const runs = app.get(Runs);

@@ -128,7 +128,7 @@ describe.skipIf(skip)('the method cache against a faulty Redis', () => {
     const cache = moduleRef.get(CacheService);
     await cache.set(['planted'], { ok: true });
     const [key] = redis
-      .cli('--scan', '--pattern', '*@v:default:planted')
+      .cli('--scan', '--pattern', '*@v2:default:planted')
       .split('\n')
       .filter((k) => k !== '');
     expect(key).toBeDefined();

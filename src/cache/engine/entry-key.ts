@@ -9,7 +9,7 @@ export const MAX_SCOPE_DEPTH = 3;
 
 /** Where an entry lives and the scope records it depends on, all under one key prefix. */
 export interface EntryKey {
-  /** The entry: `{prefix}:@e:{namespace}:{rest}`. */
+  /** The entry: `{prefix}:@e:{namespace}:{rest}` (a value's: `{prefix}:@v2:…`). */
   readonly key: string;
   /** Its distributed lock: `{prefix}:@l:{namespace}:{rest}`. */
   readonly lockKey: string;
@@ -77,7 +77,8 @@ export class KeySpace {
   constructor(readonly prefix: string) {
     this.clockKey = `${prefix}:@clock`;
     this.entryBase = `${prefix}:@e:`;
-    this.valueBase = `${prefix}:@v:`;
+    // `@v2`: since fixed tags travel with the entry; entries of the earlier `@v` layout are never read.
+    this.valueBase = `${prefix}:@v2:`;
     this.lockBase = `${prefix}:@l:`;
     this.recordBase = `${prefix}:@s:`;
     this.allRecord = this.record(Scopes.all);
@@ -137,7 +138,7 @@ export class KeySpace {
     const tail = `${ns.encoded}:${rest}`;
     return kind === 'response'
       ? new ResolvedEntryKey(this, bounded(this.entryBase, tail), tail, recordKeys)
-      : new ResolvedEntryKey(this, bounded(this.valueBase, tail), `@v:${tail}`, recordKeys);
+      : new ResolvedEntryKey(this, bounded(this.valueBase, tail), `@v2:${tail}`, recordKeys);
   }
 
   /** The lock key of an entry's tail (`{namespace}:{rest}`). */

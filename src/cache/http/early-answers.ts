@@ -31,6 +31,8 @@ type RouteHook = (
 
 interface ClosableResponse {
   once(event: 'close', listener: () => void): unknown;
+  /** Node's `ServerResponse.headersSent`: a response is on its way. */
+  readonly headersSent?: boolean;
 }
 
 /** One request on the early path, whichever the adapter. */
@@ -207,7 +209,7 @@ export class EarlyAnswers implements OnModuleInit {
         const reply = res as FastifyLikeReply;
         const send = (body: unknown): unknown => {
           const sent = reply.send(body);
-          answered();
+          answered(sent);
           return sent;
         };
         this.serve(route, { request, res, raw: reply.raw, send, next: proceed });
@@ -255,7 +257,7 @@ export class EarlyAnswers implements OnModuleInit {
     const key = this.interceptor.keyOf(plan, request);
     if (isPromise(key)) {
       key.then(
-        (resolved) => this.lookUp(plan, resolved, exchange),
+        (resolved) => this.guarded(exchange, () => this.lookUp(plan, resolved, exchange)),
         () => next(),
       );
       return;
@@ -269,7 +271,7 @@ export class EarlyAnswers implements OnModuleInit {
     const acquired = this.interceptor.acquire(plan, resolved, mode);
     if (isPromise(acquired)) {
       acquired.then(
-        (found) => this.settle(plan, resolved, found, exchange),
+        (found) => this.guarded(exchange, () => this.settle(plan, resolved, found, exchange)),
         () => exchange.next(),
       );
       return;
@@ -299,11 +301,24 @@ export class EarlyAnswers implements OnModuleInit {
         representation,
       );
     } catch (error) {
-      // A cache failure never fails the request: the normal path answers it.
+      // A cache failure never fails the request: the normal path answers it (unless a response went out).
       this.logger.warn(
         `Early answer of ${plan.className}.${plan.handlerName} failed: ${errorMessage(error)}`,
       );
-      exchange.next();
+      if (exchange.raw.headersSent !== true) exchange.next();
+    }
+  }
+
+  /**
+   * Runs a step that continues after an asynchronous lookup: a throw there would otherwise be an unhandled
+   * rejection and leave the request unanswered, so the normal path takes the request instead.
+   */
+  private guarded(exchange: Exchange, step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.logger.warn(`Early answer failed: ${errorMessage(error)}`);
+      if (exchange.raw.headersSent !== true) exchange.next();
     }
   }
 }

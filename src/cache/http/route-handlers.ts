@@ -10,13 +10,14 @@ export type RouteHandler = (this: unknown, request: unknown, res: unknown, next:
 export type Preset = (request: CacheRequest, res: object) => void;
 
 /**
- * Answers a request before Nest's handler, or lets it through: it calls `answered` once it sent a response, or
- * `proceed` for the handler to run; either synchronously or later, and exactly one of them.
+ * Answers a request before Nest's handler, or lets it through: it calls `answered` once it sent a response
+ * (with what the adapter's `send` returned), or `proceed` for the handler to run; either synchronously or
+ * later, and exactly one of them.
  */
 export type EarlyAnswer = (
   request: CacheRequest,
   res: object,
-  answered: () => void,
+  answered: (sent: unknown) => void,
   proceed: () => void,
 ) => void;
 
@@ -31,7 +32,7 @@ export function withPreset(handler: RouteHandler, preset: Preset): RouteHandler 
 /**
  * `handler` behind `answer`: a request it answers never reaches the handler. Synchronous answers and
  * hand-overs return what the handler would (nothing, or its promise); a later one returns a promise that
- * settles once the request is answered, or with the handler's own result, so the adapter (Fastify waits on a
+ * settles as the answer's `send()` does, or with the handler's own result, so the adapter (Fastify waits on a
  * handler's promise) sees the request end as it would without the cache.
  */
 export function withEarlyAnswer(handler: RouteHandler, answer: EarlyAnswer): RouteHandler {
@@ -43,10 +44,12 @@ export function withEarlyAnswer(handler: RouteHandler, answer: EarlyAnswer): Rou
     answer(
       request as CacheRequest,
       res as object,
-      () => {
+      (sent) => {
         if (state.outcome !== 'pending') return;
         state.outcome = 'answered';
-        state.settle?.(undefined);
+        // Settled with Fastify's reply (a thenable that settles once the response is written), never with
+        // `undefined` before that: Fastify would send an unwritten reply a second time.
+        state.settle?.(sent);
       },
       () => {
         if (state.outcome !== 'pending') return;
