@@ -133,7 +133,27 @@ class BareRows {
   }
 }
 
+@Injectable({ scope: Scope.REQUEST })
+class KeylessPerRequest {
+  @Cacheable({ expire: 60 })
+  async value(): Promise<number> {
+    return 1;
+  }
+}
+
 describe('method cache: the review scenarios', () => {
+  it('leaves no claim behind when a disabled application fails its bootstrap', async () => {
+    await expect(appWith([PerRequestQuotes, KeylessPerRequest], { enabled: false })).rejects.toThrow(
+      /KeylessPerRequest\.value/,
+    );
+    const enabled = await appWith([PerRequestQuotes]);
+    PerRequestQuotes.runs = 0;
+    const quotes = await enabled.resolve(PerRequestQuotes);
+    expect(await quotes.quote('INIT')).toBe('INIT:1');
+    expect(await quotes.quote('INIT')).toBe('INIT:1');
+    await enabled.close();
+  });
+
   it('runs a failing computation once for every caller waiting on it: they all get its error', async () => {
     const moduleRef = await appWith([]);
     const cache = moduleRef.get(CacheService);

@@ -35,13 +35,26 @@ export interface ResolvedKey {
 }
 
 /**
- * Route plans per application (its resolved options), shared by every instance of the interceptor there (the one
- * `@Cached()` binds, the module's own for early answers): each route is compiled, and its problems logged, once.
+ * Route plans per application (its resolved options and stats), shared by every instance of the interceptor
+ * there (the one `@Cached()` binds, the module's own for early answers): each route is compiled, and its
+ * problems logged, once.
  */
 const plansByApplication = new WeakMap<
   ResolvedCacheOptions,
-  WeakMap<object, Map<object, RoutePlan | null>>
+  WeakMap<CacheStatsService, WeakMap<object, Map<object, RoutePlan | null>>>
 >();
+
+/** The plans of the application with these options and stats (its counters live in the plans). */
+function plansOf(
+  options: ResolvedCacheOptions,
+  stats: CacheStatsService,
+): WeakMap<object, Map<object, RoutePlan | null>> {
+  let byStats = plansByApplication.get(options);
+  if (byStats === undefined) plansByApplication.set(options, (byStats = new WeakMap()));
+  let plans = byStats.get(stats);
+  if (plans === undefined) byStats.set(stats, (plans = new WeakMap()));
+  return plans;
+}
 
 /** Marks a request this interceptor already handles, when `@Cached()` binds it twice (class and method). */
 const INTERCEPTED = Symbol('HTTP_CACHE:INTERCEPTED');
@@ -73,9 +86,7 @@ export class CacheInterceptor implements NestInterceptor {
     private readonly stats: CacheStatsService,
   ) {
     this.headers = new CacheHeaders(options);
-    let plans = plansByApplication.get(options);
-    if (plans === undefined) plansByApplication.set(options, (plans = new WeakMap()));
-    this.plans = plans;
+    this.plans = plansOf(options, stats);
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {

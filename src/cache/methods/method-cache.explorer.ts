@@ -29,6 +29,22 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   }
 
   onModuleInit(): void {
+    try {
+      this.bindAll();
+    } catch (error) {
+      // A failed bootstrap leaves nothing registered behind (an application that never starts is never closed).
+      this.onApplicationShutdown();
+      throw error;
+    }
+  }
+
+  onApplicationShutdown(): void {
+    if (this.options.enabled) setLive(this.invoker, false, this.classes);
+    else for (const type of this.classes) claimClassWhileDisabled(type, false);
+    this.classes.length = 0;
+  }
+
+  private bindAll(): void {
     const bound = this.options.enabled ? this.invoker : false;
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const type: unknown = wrapper.metatype;
@@ -58,12 +74,6 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
       this.checkNames(instance.constructor);
       bindInstance(instance, bound);
     }
-  }
-
-  onApplicationShutdown(): void {
-    if (this.options.enabled) setLive(this.invoker, false, this.classes);
-    else for (const type of this.classes) claimClassWhileDisabled(type, false);
-    this.classes.length = 0;
   }
 
   /**
