@@ -17,17 +17,10 @@ import {
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor, type SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
-import { withEarlyAnswer, withPreset, type Preset, type RouteHandler } from './route-handlers.js';
+import { PROCEED, withEarlyAnswer, withPreset, type Preset, type RouteHandler } from './route-handlers.js';
 import { representationOf } from './stored-compression.js';
 
 type Next = (error?: unknown) => void;
-type RouteHook = (
-  request: CacheRequest,
-  res: object,
-  raw: ClosableResponse,
-  send: SendFunction,
-  next: Next,
-) => void;
 
 interface ClosableResponse {
   once(event: 'close', listener: () => void): unknown;
@@ -43,7 +36,6 @@ interface Exchange {
   /** The Node response, whose `close` ends an unused ticket. */
   readonly raw: ClosableResponse;
   readonly send: SendFunction;
-  readonly next: Next;
 }
 
 /** The parts of an Express 5 router this module reads: its route layers. */
@@ -166,13 +158,21 @@ export class EarlyAnswers implements OnModuleInit {
             layer.handle = withPreset(layer.handle as RouteHandler, this.presetOf(route));
           continue;
         }
-        const hook = this.hookOf(route);
         target.get(
           (
             req: CacheRequest & { res?: object },
             res: object & ClosableResponse & { send: SendFunction },
             next: Next,
-          ) => hook(req, res, res, (body) => res.send(body), next),
+          ) => {
+            const outcome = this.serve(route, {
+              request: req,
+              res,
+              raw: res,
+              send: (body) => res.send(body),
+            });
+            if (outcome === PROCEED) next();
+            else if (outcome instanceof Promise) void outcome.then((later) => later === PROCEED && next());
+          },
         );
         // `get()` appended the handler: it must run first.
         const added = target.stack.pop();
@@ -205,14 +205,9 @@ export class EarlyAnswers implements OnModuleInit {
       // In front of Nest's handler: after every Fastify hook of the application (onRequest, preParsing,
       // preValidation, preHandler: authentication, rate limits, CORS, compression), before guards, pipes and
       // interceptors, which only a route without guards may skip.
-      options.handler = withEarlyAnswer(handler as RouteHandler, (request, res, answered, proceed) => {
+      options.handler = withEarlyAnswer(handler as RouteHandler, (request, res) => {
         const reply = res as FastifyLikeReply;
-        const send = (body: unknown): unknown => {
-          const sent = reply.send(body);
-          answered(sent);
-          return sent;
-        };
-        this.serve(route, { request, res, raw: reply.raw, send, next: proceed });
+        return this.serve(route, { request, res, raw: reply.raw, send: (body) => reply.send(body) });
       });
       if (methods.includes('GET')) this.logEarly(route, options.url ?? '');
     });
@@ -220,10 +215,6 @@ export class EarlyAnswers implements OnModuleInit {
 
   private logEarly(route: SurveyedRoute, path: string): void {
     if (route.early) this.logger.log(`Public route ${route.name} (${path}) is answered before the router`);
-  }
-
-  private hookOf(route: SurveyedRoute): RouteHook {
-    return (request, res, raw, send, next) => this.serve(route, { request, res, raw, send, next });
   }
 
   /**
@@ -248,50 +239,47 @@ export class EarlyAnswers implements OnModuleInit {
     };
   }
 
-  private serve(route: SurveyedRoute, exchange: Exchange): void {
-    const { request, next } = exchange;
-    const directives = parseRequestDirectives(request.headers);
-    if (directives.noCache || directives.noStore) return next();
+  /** Answers a HIT (what `send()` returned), or {@link PROCEED}; later when the key or the lookup is. */
+  private serve(route: SurveyedRoute, exchange: Exchange): unknown {
+    const directives = parseRequestDirectives(exchange.request.headers);
+    if (directives.noCache || directives.noStore) return PROCEED;
     const plan = this.interceptor.planOf(route.controller, route.handler);
-    if (plan === undefined) return next();
-    const key = this.interceptor.keyOf(plan, request);
+    if (plan === undefined) return PROCEED;
+    const key = this.interceptor.keyOf(plan, exchange.request);
     if (isPromise(key)) {
-      key.then(
-        (resolved) => this.guarded(exchange, () => this.lookUp(plan, resolved, exchange)),
-        () => next(),
+      return key.then(
+        (resolved) => this.lookUp(plan, resolved, exchange),
+        () => PROCEED,
       );
-      return;
     }
-    this.lookUp(plan, key, exchange);
+    return this.lookUp(plan, key, exchange);
   }
 
-  private lookUp(plan: RoutePlan, resolved: ResolvedKey | undefined, exchange: Exchange): void {
-    if (resolved === undefined) return exchange.next();
+  private lookUp(plan: RoutePlan, resolved: ResolvedKey | undefined, exchange: Exchange): unknown {
+    if (resolved === undefined) return PROCEED;
     const mode = accessModeOf(true, exchange.request.method === 'GET');
     const acquired = this.interceptor.acquire(plan, resolved, mode);
     if (isPromise(acquired)) {
-      acquired.then(
-        (found) => this.guarded(exchange, () => this.settle(plan, resolved, found, exchange)),
-        () => exchange.next(),
+      return acquired.then(
+        (found) => this.settle(plan, resolved, found, exchange),
+        () => PROCEED,
       );
-      return;
     }
-    this.settle(plan, resolved, acquired, exchange);
+    return this.settle(plan, resolved, acquired, exchange);
   }
 
-  private settle(plan: RoutePlan, resolved: ResolvedKey, acquired: Acquired, exchange: Exchange): void {
+  private settle(plan: RoutePlan, resolved: ResolvedKey, acquired: Acquired, exchange: Exchange): unknown {
     const { request, res } = exchange;
-    if (acquired.kind === 'compute') {
-      leaveEarlyLookup(request, exchange.raw, { plan, key: resolved.key, acquired });
-      return exchange.next();
-    }
-    const representation = representationOf(acquired.entry, request);
-    // An entry that cannot be read (a corrupt compressed body): the normal path serves the request.
-    if (representation === undefined) return exchange.next();
-    const access = responseAccessFor(res);
     try {
-      this.headers.answer(
-        access,
+      if (acquired.kind === 'compute') {
+        leaveEarlyLookup(request, exchange.raw, { plan, key: resolved.key, acquired });
+        return PROCEED;
+      }
+      const representation = representationOf(acquired.entry, request);
+      // An entry that cannot be read (a corrupt compressed body): the normal path serves the request.
+      if (representation === undefined) return PROCEED;
+      return this.headers.answer(
+        responseAccessFor(res),
         res,
         plan,
         request,
@@ -305,20 +293,7 @@ export class EarlyAnswers implements OnModuleInit {
       this.logger.warn(
         `Early answer of ${plan.className}.${plan.handlerName} failed: ${errorMessage(error)}`,
       );
-      if (exchange.raw.headersSent !== true) exchange.next();
-    }
-  }
-
-  /**
-   * Runs a step that continues after an asynchronous lookup: a throw there would otherwise be an unhandled
-   * rejection and leave the request unanswered, so the normal path takes the request instead.
-   */
-  private guarded(exchange: Exchange, step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      this.logger.warn(`Early answer failed: ${errorMessage(error)}`);
-      if (exchange.raw.headersSent !== true) exchange.next();
+      return exchange.raw.headersSent === true ? undefined : PROCEED;
     }
   }
 }

@@ -9,17 +9,14 @@ export type RouteHandler = (this: unknown, request: unknown, res: unknown, next:
 /** Marks the request of a cached route private before the guards run, when it has to be. */
 export type Preset = (request: CacheRequest, res: object) => void;
 
+/** What an early answer returns when it does not answer: the route's own handler takes the request. */
+export const PROCEED: unique symbol = Symbol('HTTP_CACHE:PROCEED');
+
 /**
- * Answers a request before Nest's handler, or lets it through: it calls `answered` once it sent a response
- * (with what the adapter's `send` returned), or `proceed` for the handler to run; either synchronously or
- * later, and exactly one of them.
+ * Answers a request before Nest's handler: what the adapter's `send()` returned, or {@link PROCEED} for the
+ * handler to run; at once, or later through a promise (never rejected).
  */
-export type EarlyAnswer = (
-  request: CacheRequest,
-  res: object,
-  answered: (sent: unknown) => void,
-  proceed: () => void,
-) => void;
+export type EarlyAnswer = (request: CacheRequest, res: object) => unknown;
 
 /** `handler` with `preset` run first on its request and response, `this` and arity kept. */
 export function withPreset(handler: RouteHandler, preset: Preset): RouteHandler {
@@ -30,37 +27,19 @@ export function withPreset(handler: RouteHandler, preset: Preset): RouteHandler 
 }
 
 /**
- * `handler` behind `answer`: a request it answers never reaches the handler. Synchronous answers and
- * hand-overs return what the handler would (nothing, or its promise); a later one returns a promise that
- * settles as the answer's `send()` does, or with the handler's own result, so the adapter (Fastify waits on a
- * handler's promise) sees the request end as it would without the cache.
+ * `handler` behind `answer`: a request it answers never reaches the handler. An answer or a hand-over at once
+ * returns what the handler would (nothing, or its promise); a later one returns a promise that settles as the
+ * answer's `send()` does (Fastify's reply settles once the response is written: Fastify, which waits on a
+ * handler's promise, would otherwise send an unwritten reply a second time), or with the handler's result.
  */
 export function withEarlyAnswer(handler: RouteHandler, answer: EarlyAnswer): RouteHandler {
   return function answerOrHandle(this: unknown, request: unknown, res: unknown, next: unknown): unknown {
-    const state: { outcome: 'pending' | 'answered' | 'proceed'; settle?: (value: unknown) => void } = {
-      outcome: 'pending',
-    };
-    const run = (): unknown => handler.call(this, request, res, next);
-    answer(
-      request as CacheRequest,
-      res as object,
-      (sent) => {
-        if (state.outcome !== 'pending') return;
-        state.outcome = 'answered';
-        // Settled with Fastify's reply (a thenable that settles once the response is written), never with
-        // `undefined` before that: Fastify would send an unwritten reply a second time.
-        state.settle?.(sent);
-      },
-      () => {
-        if (state.outcome !== 'pending') return;
-        state.outcome = 'proceed';
-        state.settle?.(run());
-      },
+    const outcome = answer(request as CacheRequest, res as object);
+    if (outcome === PROCEED) return handler.call(this, request, res, next);
+    // Not `then`-duck-typing: Fastify's reply, what its `send()` returns, is a thenable too.
+    if (!(outcome instanceof Promise)) return undefined;
+    return outcome.then((later: unknown) =>
+      later === PROCEED ? handler.call(this, request, res, next) : later,
     );
-    if (state.outcome === 'answered') return undefined;
-    if (state.outcome === 'proceed') return run();
-    return new Promise((resolve) => {
-      state.settle = resolve;
-    });
   };
 }

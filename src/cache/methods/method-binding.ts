@@ -73,7 +73,8 @@ export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonl
  * The method cache a call on `instance` goes through, found at call time: the application that created the
  * instance (bound at bootstrap), or for one created per request, the one live application that declared its
  * class. `undefined` (the method runs uncached) for anything else: an instance made with `new` outside Nest,
- * one of a factory provider, or a class two live applications declared (one with caching disabled counts). Nothing is ever shared by guess.
+ * one of a factory provider, or a class two live applications declared (one with caching disabled counts).
+ * Nothing is ever shared by guess.
  */
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
   // No application caches (the usual case with caching disabled): one check, before any property lookup.

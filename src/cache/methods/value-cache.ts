@@ -132,19 +132,19 @@ export class ValueCache {
   }
 
   /**
-   * The text and tags (fixed and from the result) `value` is stored with; `undefined` when it is not stored: `undefined` itself, `unless`
-   * said so, or the codec or `tags` failed (counted, logged once).
+   * The text and tags (fixed and from the result) `value` is stored with; `undefined` when it is not stored:
+   * `undefined` itself, `unless` said so, or the codec or `tags` failed (counted, logged once).
    */
   encode(
     call: ValueCall,
     value: unknown,
-  ): { text: string; plain: boolean; tags: string[] | undefined } | undefined {
+  ): { text: string; plain: boolean; tags: readonly string[] | undefined } | undefined {
     if (value === undefined) return undefined;
     try {
       if (call.unless !== undefined && call.unless(value)) return undefined;
       const { text, plain } = encodeValueShape(value);
       if (call.tagsOf === undefined) {
-        return { text, plain, tags: call.fixedTags.length === 0 ? undefined : [...call.fixedTags] };
+        return { text, plain, tags: call.fixedTags.length === 0 ? undefined : call.fixedTags };
       }
       const tags = call.tagsOf(value).filter((t): t is string => typeof t === 'string' && t !== '');
       return { text, plain, tags: [...new Set([...call.fixedTags, ...tags])] };

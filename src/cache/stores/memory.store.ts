@@ -109,7 +109,8 @@ export class MemoryStore implements CacheStore {
   /**
    * Stores `value` under `key` (itself when it is frozen, else a frozen copy) as the most recently used entry,
    * replacing any previous one, then evicts the least recently used entries until both bounds hold. A value
-   * larger than `maxBytes` is not stored (and the previous one is still dropped). `_ttlMs` is unused: expiry is the entry's `staleUntil`.
+   * larger than `maxBytes` is not stored (and the previous one is still dropped). `_ttlMs` is unused: expiry is
+   * the entry's `staleUntil`.
    */
   set(key: string, value: StoredResponse, _ttlMs: number): void {
     const bytes = sizeOf(key, value);

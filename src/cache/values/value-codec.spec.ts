@@ -817,6 +817,8 @@ describe('values that cannot be stored', () => {
     ['an Error', () => ({ failure: new RangeError('out of range') }), 'an Error', '.failure'],
     ['a URL', () => ({ next: new URL('https://example.com/a') }), 'a URL', '.next'],
     ['a URLSearchParams', () => ({ query: new URLSearchParams('a=1') }), 'a URLSearchParams', '.query'],
+    ['a Set iterator', () => ({ entries: new Set([1]).entries() }), 'an iterator', '.entries'],
+    ['a Blob', () => ({ file: new Blob(['x']) }), 'a Blob', '.file'],
     ['a function in a Map value', () => new Map([['k', { f: () => 1 }]]), 'a function', '.get("k").f'],
     ['a function in a Map key', () => new Map([[() => 1, 1]]), 'a function', '<Map key #0>'],
     ['a function under an object key', () => new Map([[{}, () => 1]]), 'a function', '.get(<key #0>)'],

@@ -329,7 +329,6 @@ function unstorable(value: object): string | undefined {
   if (typeof duck[Symbol.asyncIterator] === 'function') return 'an async iterator';
   if (types.isGeneratorObject(value)) return 'a generator';
   // Built-ins whose state is not in their own enumerable properties: as plain data they would come back `{}`.
-  if (types.isMapIterator(value) || types.isSetIterator(value)) return 'an iterator';
   if (typeof duck.next === 'function' && typeof duck[Symbol.iterator] === 'function') return 'an iterator';
   if (types.isNativeError(value) || value instanceof Error) return 'an Error';
   if (value instanceof URL) return 'a URL';
