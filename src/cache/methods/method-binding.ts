@@ -19,6 +19,9 @@ const byClass = new WeakMap<object, Set<MethodInvoker>>();
 /** Applications alive in this process. */
 const live = new Set<MethodInvoker>();
 
+/** Applications alive in this process whose caching is disabled. */
+let liveDisabled = 0;
+
 /**
  * Classes of request-scoped and transient providers declared by live applications whose caching is disabled:
  * their instances cannot be told from those of an enabled application, so none of them is cached.
@@ -67,6 +70,20 @@ export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonl
   }
   live.delete(invoker);
   for (const type of classes) byClass.get(type)?.delete(invoker);
+}
+
+/** An application whose caching is disabled starts (or stops). */
+export function setLiveDisabled(alive: boolean): void {
+  liveDisabled = Math.max(0, liveDisabled + (alive ? 1 : -1));
+}
+
+/**
+ * Whether decorated methods need their cache wrappers: some application caches, or none has started (nothing
+ * tells yet what an instance made with `new` belongs to). Not while only applications with caching disabled
+ * live: their methods then run as they were written.
+ */
+export function wrappersNeeded(): boolean {
+  return live.size > 0 || liveDisabled === 0;
 }
 
 /**

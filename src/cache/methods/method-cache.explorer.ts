@@ -3,9 +3,17 @@ import { DiscoveryService } from '@nestjs/core';
 import { CacheDefinitionError } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
-import { bindClass, bindInstance, claimClassWhileDisabled, setLive } from './method-binding.js';
+import {
+  bindClass,
+  bindInstance,
+  claimClassWhileDisabled,
+  setLive,
+  setLiveDisabled,
+  wrappersNeeded,
+} from './method-binding.js';
 import { definitionsOf } from './method-definition.js';
 import { MethodCacheInvoker } from './method-invoker.js';
+import { installWrappers } from './method-wrapper.js';
 
 /**
  * Connects the application's decorated provider methods to its cache at bootstrap: each singleton instance is
@@ -19,13 +27,17 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   private readonly classes: object[] = [];
   /** Default namespaces seen, and the class that owns each. */
   private readonly labels = new Map<string, unknown>();
+  private stopped = false;
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly invoker: MethodCacheInvoker,
     @Inject(RESOLVED_CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
   ) {
+    // In the constructor, before the router or any explorer takes a method (they run after providers are made).
     if (options.enabled) setLive(invoker, true);
+    else setLiveDisabled(true);
+    installWrappers(wrappersNeeded());
   }
 
   onModuleInit(): void {
@@ -39,9 +51,15 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   }
 
   onApplicationShutdown(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.options.enabled) setLive(this.invoker, false, this.classes);
-    else for (const type of this.classes) claimClassWhileDisabled(type, false);
+    else {
+      for (const type of this.classes) claimClassWhileDisabled(type, false);
+      setLiveDisabled(false);
+    }
     this.classes.length = 0;
+    installWrappers(wrappersNeeded());
   }
 
   private bindAll(): void {
