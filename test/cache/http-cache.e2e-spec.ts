@@ -168,6 +168,49 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     expect(runs.of('stream')).toBe(2);
   });
 
+  it('describes a stream as a response it does not keep: MISS and no-store', async () => {
+    const res = await fetch(`${url}/stream`);
+    expect(await res.text()).toBe('streamed');
+    expect(res.headers.get('x-cache')).toBe('MISS');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('serves a @Redirect() route uncached, described, and never holds concurrent requests back', async () => {
+    const started = Date.now();
+    const all = await Promise.all(
+      Array.from({ length: 3 }, () => fetch(`${url}/redirect`, { redirect: 'manual' })),
+    );
+    // Far below the 5 s a request waits on a computation that never completes.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    for (const res of all) {
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe('/plain');
+      expect(res.headers.get('x-cache')).toBe('MISS');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+    }
+    expect(runs.of('redirect')).toBe(3);
+  });
+
+  it('never holds concurrent requests back behind a handler that ended the response itself', async () => {
+    const started = Date.now();
+    const all = await Promise.all(Array.from({ length: 3 }, () => fetch(`${url}/ends-itself`)));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    for (const res of all) expect(await res.text()).toBe('ended');
+    expect(runs.of('ends-itself')).toBe(3);
+  });
+
+  it('never gives a query with malformed escapes the entry of a well-formed one', async () => {
+    // `%25ZZ%2541` is the text "%ZZ%41"; Express hands the handler "%ZZA" for the malformed `%ZZ%41`.
+    const first = await fetch(`${url}/echo-query?a=%25ZZ%2541`);
+    expect(await first.json()).toEqual({ query: { a: '%ZZ%41' } });
+    const other = await fetch(`${url}/echo-query?a=%ZZ%41`);
+    expect(other.headers.get('x-cache')).toBe('MISS');
+    const uncached = await fetch(`${url}/echo-query?a=%ZZ%41`, { headers: { 'cache-control': 'no-store' } });
+    expect(await other.json()).toEqual(await uncached.json());
+    // The same malformed text again is its own entry's HIT.
+    expect((await fetch(`${url}/echo-query?a=%ZZ%41`)).headers.get('x-cache')).toBe('HIT');
+  });
+
   it('serves @Res() handlers uncached', async () => {
     await fetch(`${url}/raw`);
     const b = await fetch(`${url}/raw`);

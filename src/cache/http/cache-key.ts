@@ -66,25 +66,35 @@ export function isValidKeyName(name: string): boolean {
   return NAME_PATTERN.test(name);
 }
 
-function decodeQueryPart(part: string): string {
+/**
+ * Starts a key's query part whose escapes are malformed. Decoding never yields an unpaired surrogate, so such
+ * a part never shares a key with a well-formed one.
+ */
+const MALFORMED = '\uDFFF';
+
+function decodeQueryPart(part: string, forKey: boolean): string {
   const plusDecoded = part.includes('+') ? part.replace(/\+/g, ' ') : part;
   try {
     return decodeURIComponent(plusDecoded);
   } catch {
-    // Malformed escapes reach the handler as they are (Express and Fastify both do this).
-    return plusDecoded;
+    // Malformed escapes: adapters differ on what the handler sees (Fastify keeps the text, Express decodes the
+    // well-formed escapes in it), so in a key the raw text stands for itself, apart from every decoded value.
+    return forKey ? MALFORMED + part : plusDecoded;
   }
 }
 
-/** Splits a raw query string into decoded name/value pairs, in order. */
-export function parseQueryPairs(raw: string): Array<[string, string]> {
+/**
+ * Splits a raw query string into decoded name/value pairs, in order. `forKey`: a part with malformed escapes
+ * is kept apart from every well-formed one (for keys; what `KeyContext.query` shows keeps the text as it is).
+ */
+export function parseQueryPairs(raw: string, forKey = false): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   if (raw === '') return pairs;
   for (const part of raw.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const name = decodeQueryPart(eq === -1 ? part : part.slice(0, eq));
-    const value = eq === -1 ? '' : decodeQueryPart(part.slice(eq + 1));
+    const name = decodeQueryPart(eq === -1 ? part : part.slice(0, eq), forKey);
+    const value = eq === -1 ? '' : decodeQueryPart(part.slice(eq + 1), forKey);
     pairs.push([name, value]);
   }
   return pairs;
@@ -228,9 +238,16 @@ export class RequestKeyContext implements KeyContext {
       const url = this.rawUrl();
       const q = url.indexOf('?');
       this.normalizedQueryCache =
-        q === -1 ? '' : (canonicalQuery(url.slice(q + 1)) ?? normalizeQuery(this.queryPairs()));
+        q === -1 ? '' : (canonicalQuery(url.slice(q + 1)) ?? normalizeQuery(this.keyQueryPairs()));
     }
     return this.normalizedQueryCache;
+  }
+
+  /** The query's pairs as keys see them ({@link parseQueryPairs} `forKey`). */
+  keyQueryPairs(): Array<[string, string]> {
+    const url = this.rawUrl();
+    const q = url.indexOf('?');
+    return q === -1 ? [] : parseQueryPairs(url.slice(q + 1), true);
   }
 
   private rawUrl(): string {

@@ -21,7 +21,7 @@ import { CACHED_METADATA } from './cached.metadata.js';
 import { CachedExchange } from './cached-exchange.js';
 import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor } from './response-access.js';
-import { compileRoutePlan, handlesResponseItself, type RoutePlan } from './route-plan.js';
+import { compileRoutePlan, handlesResponseItself, redirects, type RoutePlan } from './route-plan.js';
 import { takeEarlyLookup, takePreset } from './early-lookup.js';
 
 /** Resolved entry keys remembered per route (then forgotten all at once): bounded memory for µs per hit. */
@@ -101,6 +101,10 @@ export class CacheInterceptor implements NestInterceptor {
       early?.acquired.ticket.abandon();
       return next.handle();
     }
+    if (plan.redirects) {
+      early?.acquired.ticket.abandon();
+      return this.redirect(context, next, plan, request);
+    }
     request[INTERCEPTED] = true;
     if (early !== undefined) {
       // Looked up before the router (a public route's miss): compute with the ticket taken there.
@@ -130,6 +134,21 @@ export class CacheInterceptor implements NestInterceptor {
       );
     }
     return this.withKey(context, next, plan, request, keyContext, built);
+  }
+
+  /** A redirect: never stored, so described now as a response the cache does not keep (before Nest writes it). */
+  private redirect(
+    context: ExecutionContext,
+    next: CallHandler,
+    plan: RoutePlan,
+    request: CacheRequest,
+  ): Observable<unknown> {
+    const res = context.switchToHttp().getResponse<object>();
+    const access = responseAccessFor(res);
+    if (takePreset(request)) this.headers.clearPreset(access, res);
+    this.headers.status(access, res, 'MISS');
+    this.headers.forbidStore(access, res, plan, request);
+    return next.handle();
   }
 
   /** Hook: return false to serve a request uncached (no header, no read, no write). */
@@ -170,7 +189,14 @@ export class CacheInterceptor implements NestInterceptor {
       return undefined;
     }
     try {
-      return compileRoutePlan(cached, controller.name, handler.name, this.options, this.stats);
+      return compileRoutePlan(
+        cached,
+        controller.name,
+        handler.name,
+        this.options,
+        this.stats,
+        redirects(handler),
+      );
     } catch (error) {
       this.logger.error(`${errorMessage(error)}; the route is served uncached`);
       return undefined;

@@ -93,13 +93,18 @@ export class CachedExchange {
         next: (value) => {
           this.handlerDone = true;
           this.value = value;
-          if (isStreamResult(value)) this.streamed = true;
+          if (isStreamResult(value)) {
+            this.streamed = true;
+            // Described now: Express pipes a stream into the response without `send()`.
+            this.headers.status(access, res, 'MISS');
+            this.headers.forbidStore(access, res, this.plan, this.request);
+          }
         },
         error: () => ticket.abandon(),
         finalize: () => {
-          // A stream, or a response the handler wrote, is never captured: release followers now. (Both flags
-          // are final here: the handler's value, if any, arrived before completion.)
-          if (!this.handlerDone || this.streamed) ticket.abandon();
+          // A stream, or a response the handler wrote (itself, or without `send()`), is never captured: release
+          // followers now. (The flags are final here: the handler's value, if any, arrived before completion.)
+          if (!this.handlerDone || this.streamed || access.headersSent(res)) ticket.abandon();
         },
       }),
     );

@@ -3,6 +3,7 @@ import {
   encodeKeySegment,
   normalizeParams,
   normalizeQuery,
+  RequestKeyContext,
   type KeyBuilder,
   type KeyContext,
 } from './cache-key.js';
@@ -60,11 +61,12 @@ function paramsAndQuery(context: KeyContext, omitQuery: readonly string[] = []):
     omitQuery.length === 0
       ? context.normalizedQuery
       : normalizeQuery(
-          Object.entries(context.query)
-            .filter(([name]) => !omitQuery.includes(name))
-            .flatMap(([name, v]) =>
-              (Array.isArray(v) ? v : [v]).map((one) => [name, one] as [string, string]),
-            ),
+          (context instanceof RequestKeyContext
+            ? context.keyQueryPairs()
+            : Object.entries(context.query).flatMap(([name, v]) =>
+                (Array.isArray(v) ? v : [v]).map((one) => [name, one] as [string, string]),
+              )
+          ).filter(([name]) => !omitQuery.includes(name)),
         );
   return `${params === '' ? '' : `:p=${params}`}${query === '' ? '' : `:q=${query}`}`;
 }

@@ -11,6 +11,7 @@ export type SendHook = (payload: unknown, send: SendFunction) => unknown;
 
 interface ExpressLikeResponse {
   statusCode: number;
+  readonly headersSent?: boolean;
   getHeader(name: string): number | string | string[] | undefined;
   setHeader(name: string, value: number | string | readonly string[]): unknown;
   removeHeader(name: string): void;
@@ -20,7 +21,7 @@ interface ExpressLikeResponse {
 }
 
 interface FastifyLikeReply {
-  raw: unknown;
+  raw: { readonly headersSent?: boolean };
   statusCode: number;
   code(status: number): unknown;
   getHeader(name: string): number | string | string[] | undefined;
@@ -55,6 +56,8 @@ export interface ResponseAccess<R extends object = object> {
   readonly varyAcceptEncoding: readonly string[];
   /** Runs `hook` in place of the next `send()` of this response. */
   onSend(res: R, hook: SendHook): void;
+  /** Whether the response's headers are on their way already (written without `send()`). */
+  headersSent(res: R): boolean;
   /**
    * Turns a payload into the bytes the adapter would send, setting the JSON content type when the payload is
    * an object (Express serializes in `res.json()` before `send()`, Fastify inside `send()`). `undefined` for
@@ -118,6 +121,7 @@ const expressAccess: ResponseAccess<ExpressLikeResponse> = {
   compressed: (res) => typeof res.flush === 'function',
   varyAcceptEncoding: Object.freeze(['Accept-Encoding']),
   onSend: hookNextSend,
+  headersSent: (res) => res.headersSent === true,
   serialize: (res, payload) => serializePayload(expressAccess, res, payload, false),
 };
 
@@ -134,6 +138,7 @@ const fastifyAccess: ResponseAccess<FastifyLikeReply> = {
   compressed: (res) => typeof res.compress === 'function',
   varyAcceptEncoding: Object.freeze(['accept-encoding']),
   onSend: hookNextSend,
+  headersSent: (res) => res.raw.headersSent === true,
   serialize: (res, payload) => serializePayload(fastifyAccess, res, payload, true),
 };
 

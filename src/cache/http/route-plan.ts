@@ -11,6 +11,8 @@ import { CacheDefinitionError } from '../cache.errors.js';
 import type { ClientLifetime } from './client-lifetime.js';
 
 const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
+/** Nest's `@Redirect()` metadata (`REDIRECT_METADATA`), on the handler. */
+const REDIRECT_METADATA = '__redirect__';
 const RESPONSE_PARAM = '1';
 const NEXT_PARAM = '2';
 
@@ -30,10 +32,20 @@ export interface RoutePlan {
   readonly fixedTags: readonly string[];
   /** Tags computed from the result (`tags: (result, request) => [...]`), or `undefined`. */
   readonly resultTags: TagsOf | undefined;
+  /** Nest answers with a redirect (`@Redirect()`): served uncached, described as a response the cache does not keep. */
+  readonly redirects: boolean;
   /** Set once a problem of this route (a failing key builder) has been logged, so it is logged once. */
   warned: boolean;
   /** Entry keys already resolved for this route, by built key (and tags). */
   readonly keys: Map<string, EntryKey>;
+}
+
+/**
+ * Whether Nest answers the route with a redirect (`@Redirect()`): Express writes it without `send()`, and a
+ * redirect is never stored, so such a route is served uncached from the start.
+ */
+export function redirects(handler: object): boolean {
+  return Reflect.getMetadata(REDIRECT_METADATA, handler) !== undefined;
 }
 
 /** Whether the handler writes the response itself through `@Res()` / `@Next()` without passthrough. */
@@ -57,6 +69,7 @@ export function compileRoutePlan(
   handlerName: string,
   options: ResolvedCacheOptions,
   stats: CacheStatsService,
+  redirecting = false,
 ): RoutePlan {
   const keyBuilder = cached.keyBuilder ?? options.keyBuilder ?? defaultKeyBuilder;
   const namespace = cached.namespace ?? 'default';
@@ -82,6 +95,7 @@ export function compileRoutePlan(
     policy: entryPolicy(cached, options.defaultTtl, stats.namespace(namespace)),
     fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
     resultTags: typeof tags === 'function' ? tags : undefined,
+    redirects: redirecting,
     warned: false,
     keys: new Map(),
   };
