@@ -211,6 +211,39 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     expect((await fetch(`${url}/echo-query?a=%ZZ%41`)).headers.get('x-cache')).toBe('HIT');
   });
 
+  it('answers from an entry only requests whose headers named by the response Vary match (RFC 9111 4.1)', async () => {
+    const get = async (language: string) => {
+      const res = await fetch(`${url}/lang`, { headers: { 'accept-language': language } });
+      return { x: res.headers.get('x-cache'), vary: res.headers.get('vary'), body: await res.json() };
+    };
+    expect(await get('en')).toMatchObject({ x: 'MISS', body: { language: 'en', run: 1 } });
+    expect(await get('en')).toMatchObject({ x: 'HIT', body: { language: 'en', run: 1 } });
+    // Another language: computed again, never the English answer.
+    expect(await get('fr')).toMatchObject({ x: 'MISS', body: { language: 'fr', run: 2 } });
+    const french = await get('fr');
+    expect(french).toMatchObject({ x: 'HIT', body: { language: 'fr', run: 2 } });
+    expect(french.vary?.toLowerCase()).toContain('accept-language');
+    expect(await get('en')).toMatchObject({ x: 'MISS', body: { language: 'en', run: 3 } });
+    expect(await get('de')).toMatchObject({ x: 'MISS', body: { language: 'de', run: 4 } });
+  });
+
+  it('replays a Vary the handler set while it ran on the answers it does not run for', async () => {
+    const get = (tenant: string) => fetch(`${url}/tenant`, { headers: { 'x-tenant': tenant } });
+    await get('a');
+    const hit = await get('a');
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(hit.headers.get('vary')?.toLowerCase()).toContain('x-tenant');
+    const other = await get('b');
+    expect(await other.json()).toMatchObject({ tenant: 'b' });
+  });
+
+  it('never stores a response that varies on everything (Vary: *)', async () => {
+    await fetch(`${url}/vary-all`);
+    const second = await fetch(`${url}/vary-all`);
+    expect(second.headers.get('x-cache')).toBe('MISS');
+    expect(await second.json()).toEqual({ run: 2 });
+  });
+
   it('serves @Res() handlers uncached', async () => {
     await fetch(`${url}/raw`);
     const b = await fetch(`${url}/raw`);

@@ -62,6 +62,17 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect(Number(redis.cli('pttl', keys[0] ?? ''))).toBeGreaterThan(290_000);
   });
 
+  it('keeps what an entry varies on through Redis: another Accept-Language is computed again', async () => {
+    const get = async (language: string) => {
+      const res = await fetch(`${url}/lang`, { headers: { 'accept-language': language } });
+      return { x: res.headers.get('x-cache'), body: (await res.json()) as { language: string } };
+    };
+    expect((await get('en')).x).toBe('MISS');
+    expect(await get('en')).toMatchObject({ x: 'HIT', body: { language: 'en' } });
+    expect(await get('fr')).toMatchObject({ x: 'MISS', body: { language: 'fr' } });
+    expect(await get('fr')).toMatchObject({ x: 'HIT', body: { language: 'fr' } });
+  });
+
   it('replays null, false, 0 and "" with the same types as memory', async () => {
     for (const kind of ['null', 'false', 'zero', 'empty']) {
       const miss = await timed(`${url}/value/${kind}`);

@@ -86,6 +86,7 @@ export class Ticket {
     if (content.encoding !== undefined) entry.encoding = content.encoding;
     if (content.contentEncoding !== undefined) entry.contentEncoding = content.contentEncoding;
     if (tags !== undefined && tags.length > 0) entry.tags = tags;
+    if (content.vary !== undefined) entry.vary = content.vary;
     // Frozen here, so the memory store keeps this object itself instead of a frozen copy.
     return Object.freeze(entry);
   }

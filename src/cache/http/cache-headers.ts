@@ -131,6 +131,8 @@ export class CacheHeaders {
     else access.setHeader(res, 'content-type', entry.contentType);
     const { etag } = representation;
     this.describe(access, res, plan, request, label, etag, entry.expiresAt, representation);
+    // The handler, which may have set its `Vary` itself, does not run for a stored answer.
+    if (entry.vary !== undefined) this.addVary(access, res, Object.keys(entry.vary));
     if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
       return this.notModified(access, res, send);
     }

@@ -23,6 +23,7 @@ import { parseRequestDirectives } from './request-directives.js';
 import { responseAccessFor } from './response-access.js';
 import { compileRoutePlan, handlesResponseItself, redirects, type RoutePlan } from './route-plan.js';
 import { takeEarlyLookup, takePreset } from './early-lookup.js';
+import { varyMatches } from './vary.js';
 
 /** Resolved entry keys remembered per route (then forgotten all at once): bounded memory for µs per hit. */
 const KEY_MEMO_SIZE = 1_000;
@@ -224,10 +225,38 @@ export class CacheInterceptor implements NestInterceptor {
     return this.resolveKey(plan, built, keyContext);
   }
 
-  /** Looks the request's entry up (or takes the ticket to compute it), remembering the keys of hits. */
-  acquire(plan: RoutePlan, resolved: ResolvedKey, mode: AccessMode): Acquired | Promise<Acquired> {
+  /**
+   * Looks the request's entry up (or takes the ticket to compute it), remembering the keys of hits. An entry
+   * made for a request whose headers named by its `Vary` differ is computed again, and stored in its place.
+   */
+  acquire(
+    plan: RoutePlan,
+    resolved: ResolvedKey,
+    mode: AccessMode,
+    request: CacheRequest,
+  ): Acquired | Promise<Acquired> {
     const acquired = this.engine.acquire(resolved.key, plan.policy, mode);
-    if (isPromise(acquired)) return acquired.then((found) => this.remember(plan, resolved, found));
+    if (isPromise(acquired)) {
+      return acquired.then((found) => this.matched(plan, resolved, mode, request, found));
+    }
+    return this.matched(plan, resolved, mode, request, acquired);
+  }
+
+  private matched(
+    plan: RoutePlan,
+    resolved: ResolvedKey,
+    mode: AccessMode,
+    request: CacheRequest,
+    acquired: Acquired,
+  ): Acquired | Promise<Acquired> {
+    if (acquired.kind !== 'hit') return acquired;
+    const vary = acquired.entry.vary;
+    if (vary !== undefined && !varyMatches(vary, request.headers)) {
+      // Not a hit after all: counted as the miss it becomes.
+      if (acquired.label === 'HIT') plan.policy.counters.hits--;
+      else plan.policy.counters.stale--;
+      return this.engine.acquire(resolved.key, plan.policy, accessModeOf(false, mode.write));
+    }
     return this.remember(plan, resolved, acquired);
   }
 
@@ -288,7 +317,7 @@ export class CacheInterceptor implements NestInterceptor {
       !directives.noStore && request.method === 'GET',
     );
     const exchange = this.exchange(context, next, plan, request, key, mode.write);
-    const acquired = this.acquire(plan, resolved, mode);
+    const acquired = this.acquire(plan, resolved, mode, request);
     if (isPromise(acquired)) return from(acquired).pipe(mergeMap((found) => exchange.run(found)));
     return exchange.run(acquired);
   }
@@ -313,7 +342,7 @@ export class CacheInterceptor implements NestInterceptor {
    * a miss-heavy route, is not kept, so misses leave nothing behind here).
    */
   private remember(plan: RoutePlan, resolved: ResolvedKey, acquired: Acquired): Acquired {
-    if (acquired.kind === 'hit' && !resolved.known) {
+    if (!resolved.known) {
       if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
       plan.keys.set(resolved.id, resolved.key);
     }

@@ -9,6 +9,7 @@ import type { CacheRequest } from './cache-key.js';
 import { ifNoneMatchHits, strongEtag } from './etag.js';
 import { compressForStorage, freshRepresentation, representationOf } from './stored-compression.js';
 import { responseForbidsStore } from './request-directives.js';
+import { varyOf } from './vary.js';
 import type { ResponseAccess, SendFunction } from './response-access.js';
 import type { RoutePlan } from './route-plan.js';
 
@@ -131,8 +132,9 @@ export class CachedExchange {
     const body = access.serialize(res, payload);
     if (body === undefined) return this.sendUncached(ticket, send, payload);
     const bytes = body.binary ?? body.text;
+    const vary = varyOf(access.header(res, 'vary'), request.headers);
     // A response that may not be stored gets no validators or lifetime from the cache, whatever the request.
-    if (!this.mayBeStored()) return this.sendUncached(ticket, send, bytes);
+    if (vary === '*' || !this.mayBeStored()) return this.sendUncached(ticket, send, bytes);
     const tags = this.resultTags();
     const contentType = access.header(res, 'content-type');
     // Compressed when stored, and for a HEAD, whose headers are those of the GET it stands for.
@@ -150,6 +152,7 @@ export class CachedExchange {
             encoding: 'base64',
             contentEncoding: 'gzip',
             etag,
+            vary,
           }
         : {
             status,
@@ -157,6 +160,7 @@ export class CachedExchange {
             body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
             ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
             etag,
+            vary,
           },
       tags,
       plan.resultTags === undefined || tags !== undefined,

@@ -258,7 +258,7 @@ export class EarlyAnswers implements OnModuleInit {
   private lookUp(plan: RoutePlan, resolved: ResolvedKey | undefined, exchange: Exchange): unknown {
     if (resolved === undefined) return PROCEED;
     const mode = accessModeOf(true, exchange.request.method === 'GET');
-    const acquired = this.interceptor.acquire(plan, resolved, mode);
+    const acquired = this.interceptor.acquire(plan, resolved, mode, exchange.request);
     if (isPromise(acquired)) {
       return acquired.then(
         (found) => this.settle(plan, resolved, found, exchange),

@@ -1,3 +1,4 @@
+import { isVaryRecord, type VaryRecord } from '../http/vary.js';
 /** One cached response, exactly as it was sent. Plain data only: safe to serialize and share. */
 export interface StoredResponse {
   /** HTTP status of the response that was stored (2xx). */
@@ -28,6 +29,11 @@ export interface StoredResponse {
   readonly computeMs: number;
   /** Tags computed from the result (`@Cached({ tags })`), checked after the entry is read. */
   readonly tags?: readonly string[];
+  /**
+   * The request headers the response's own `Vary` named, with the values of the request it was made for: the
+   * entry answers only requests whose values match (RFC 9111 4.1).
+   */
+  readonly vary?: VaryRecord;
   /**
    * The body's bytes, kept by in-process stores so that a hit sends them as they are (no encoding per hit).
    * Never serialized: Redis holds `body` only.
@@ -63,6 +69,8 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&
     (v['encoding'] === undefined || v['encoding'] === 'base64') &&
     (v['contentEncoding'] === undefined || (v['contentEncoding'] === 'gzip' && v['encoding'] === 'base64')) &&
-    (v['tags'] === undefined || (Array.isArray(v['tags']) && v['tags'].every((t) => typeof t === 'string')))
+    (v['tags'] === undefined ||
+      (Array.isArray(v['tags']) && v['tags'].every((t) => typeof t === 'string'))) &&
+    (v['vary'] === undefined || isVaryRecord(v['vary']))
   );
 }
