@@ -4,6 +4,7 @@ import { ADAPTERS } from '../fixtures/cache-fixture.js';
 import { getRow, OPERATION_TIMEOUT_MS, startEngineApp, type EngineApp } from '../helpers/engine-app.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { CommandLog, type MonitoredCommand } from '../helpers/resp.js';
+import { CacheService } from '../../src/cache/index.js';
 import { StorageLayout } from '../helpers/storage-layout.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
@@ -117,6 +118,33 @@ describe.skipIf(skip).each(ADAPTERS)('Redis commands per request, from MONITOR, 
       expect(lines(commands.filter((c) => c.source === 'lua')), 'no script ran').toEqual([]);
     },
   );
+
+  it('a value hit with fixed tags (the sample app account lookup) is one MGET and nothing else', async () => {
+    const cache = engine.app.get(CacheService);
+    const options = { namespace: 'auth', tags: ['user:counted'], expire: 60 };
+    let runs = 0;
+    const compute = async () => ({ id: 'counted', run: ++runs });
+    await cache.getOrSet(['account', 'counted'], compute, options);
+    // The miss's write is not awaited by the call: let it land before counting.
+    for (let i = 0; i < 100 && (await cache.get(['account', 'counted'], options)) === undefined; i++) {
+      await sleep(20);
+    }
+    const commands = await log.around(async () => {
+      await cache.getOrSet(['account', 'counted'], compute, options);
+    });
+    expect(runs).toBe(1);
+    expect(
+      clientOf(commands).map((c) => c.name),
+      render(commands),
+    ).toEqual(['MGET']);
+    // The tag's record is read in that MGET: invalidating the tag still reaches the entry.
+    await engine.invalidation.invalidateTags(['user:counted']);
+    await cache.getOrSet(['account', 'counted'], compute, options);
+    expect(runs).toBe(2);
+    // A reader that does not name the tag checks it too (it is stored with the entry).
+    await engine.invalidation.invalidateTags(['user:counted']);
+    expect(await cache.get(['account', 'counted'], { namespace: 'auth' })).toBeUndefined();
+  });
 
   it('with lock: true, a cold miss adds only the lock commands; its hit is one MGET', async () => {
     let answer: Awaited<ReturnType<typeof getRow>> | undefined;

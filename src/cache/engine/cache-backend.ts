@@ -149,7 +149,10 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
     const records =
       entry.tags === undefined || entry.tags.length === 0
         ? key.recordKeys
-        : [...key.recordKeys, ...this.keys.tagRecords(entry.tags)];
+        : [
+            ...key.recordKeys,
+            ...this.keys.tagRecords(entry.tags).filter((record) => !key.recordKeys.includes(record)),
+          ];
     if (tier === 'memory') {
       if (this.redis?.serving === true) return NOT_STORED;
       return this.writeMemory(key, records, entry, ttlMs) ? STORED : NOT_STORED;

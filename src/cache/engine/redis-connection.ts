@@ -144,10 +144,13 @@ export class RedisConnection {
       const read = await this.tier.read(key, withEntry);
       let entry = validEntry(read.entry, read.records);
       if (entry?.tags !== undefined && entry.tags.length > 0) {
-        const tagKeys = this.keys.tagRecords(entry.tags);
-        const ticks = await this.tier.readRecords(tagKeys);
-        if (!recordsAllow(entry.tick, ticks)) entry = undefined;
-        else l1?.learn(tagKeys, ticks, epoch);
+        // The records of tags the lookup already read (the caller's fixed tags) were checked with the others.
+        const tagKeys = this.keys.tagRecords(entry.tags).filter((k) => !key.recordKeys.includes(k));
+        if (tagKeys.length > 0) {
+          const ticks = await this.tier.readRecords(tagKeys);
+          if (!recordsAllow(entry.tick, ticks)) entry = undefined;
+          else l1?.learn(tagKeys, ticks, epoch);
+        }
       }
       l1?.learn(
         key.recordKeys,

@@ -101,14 +101,17 @@ export class CacheService {
   }
 
   /**
-   * The entry key of a key in a namespace, remembered (bounded). Tags are not part of it: they are stored with
-   * the entry, which every reader checks.
+   * The entry key of a key in a namespace, remembered (bounded). Fixed tags are stored with the entry, which
+   * every reader checks; a reader that names them also reads their records in its lookup (one round trip).
    */
-  private entryKey(namespace: string, rest: string): EntryKey {
-    const id = `${namespace}\u0000${rest}`;
+  private entryKey(namespace: string, rest: string, tags: readonly string[]): EntryKey {
+    const id =
+      tags.length === 0
+        ? `${namespace}\u0000${rest}`
+        : `${namespace}\u0000${rest}\u0000${JSON.stringify(tags)}`;
     let key = this.keys.get(id);
     if (key === undefined) {
-      key = this.backend.keys.entry(namespace, builtKey(namespace, rest), [], 'value');
+      key = this.backend.keys.entry(namespace, builtKey(namespace, rest), tags, 'value');
       if (this.keys.size >= KEY_MEMO_SIZE) this.keys.clear();
       this.keys.set(id, key);
     }
@@ -127,12 +130,13 @@ export class CacheService {
     const full = options as CacheCallOptions<unknown>;
     const tags = full.tags;
     const label = 'CacheService';
+    const fixedTags = tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)];
     return {
-      key: this.entryKey(namespace, rest),
+      key: this.entryKey(namespace, rest, fixedTags),
       namespace,
       rest,
       policy: entryPolicy(full, this.options.defaultTtl, this.counters),
-      fixedTags: tags === undefined || typeof tags === 'function' ? [] : [...new Set(tags)],
+      fixedTags,
       tagsOf: typeof tags === 'function' ? tags : undefined,
       unless: undefined,
       type: options.type,

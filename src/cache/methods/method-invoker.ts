@@ -173,8 +173,13 @@ export class MethodCacheInvoker implements MethodInvoker {
     }
     const known = plan.keys.get(rest);
     if (known !== undefined) return { key: known, rest };
-    // Fixed tags are stored with the entry (see `ValueCall.fixedTags`), not read through the key.
-    const key = this.backend.keys.entry(plan.namespace, builtKey(plan.namespace, rest), [], 'value');
+    // Fixed tags are stored with the entry (see `ValueCall.fixedTags`); their records are also read with it.
+    const key = this.backend.keys.entry(
+      plan.namespace,
+      builtKey(plan.namespace, rest),
+      plan.fixedTags,
+      'value',
+    );
     if (plan.keys.size >= KEY_MEMO_SIZE) plan.keys.clear();
     plan.keys.set(rest, key);
     return { key, rest };
