@@ -4,7 +4,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { lastValueFrom, timer, map, toArray, Observable } from 'rxjs';
+import { lastValueFrom, timer, map, take, toArray, Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CacheDefinitionError,
@@ -95,6 +95,19 @@ class RulesService {
   }
 
   @Cacheable({ expire: 60 })
+  *numbers(): Generator<number> {
+    this.runs++;
+    yield 1;
+    yield 2;
+  }
+
+  @Cacheable({ expire: 60 })
+  async *pages(): AsyncGenerator<number> {
+    this.runs++;
+    yield 1;
+  }
+
+  @Cacheable({ expire: 60 })
   lines(): Readable {
     this.runs++;
     return Readable.from(['a', 'b']);
@@ -174,6 +187,17 @@ describe('@Cacheable rules', () => {
     expect(moduleRef.get(CacheService).cacheInfo(RulesService, 'endless').inFlight).toBe(0);
   });
 
+  it('gives the subscriber that runs an Observable its emissions as they come: take(2) of an endless one ends', async () => {
+    const runs = service.runs;
+    const teardowns = service.teardowns;
+    const first = await lastValueFrom(service.endless().pipe(take(2), toArray()));
+    expect(first).toEqual([1, 1]);
+    expect(service.teardowns).toBe(teardowns + 1);
+    // It never completed, so nothing was stored: the next subscription runs it again.
+    expect(await lastValueFrom(service.endless().pipe(take(1), toArray()))).toEqual([1]);
+    expect(service.runs).toBe(runs + 2);
+  });
+
   it('passes thenables that are not Promises through as they are, uncached', async () => {
     const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const before = service.runs;
@@ -189,6 +213,25 @@ describe('@Cacheable rules', () => {
     warn.mockRestore();
   });
 
+  it('passes generator methods through uncached, counted as bypasses, with one warning each', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const before = service.runs;
+    expect([...service.numbers()]).toEqual([1, 2]);
+    expect([...service.numbers()]).toEqual([1, 2]);
+    const pages: number[] = [];
+    for await (const page of service.pages()) pages.push(page);
+    for await (const page of service.pages()) pages.push(page);
+    expect(pages).toEqual([1, 1]);
+    expect(service.runs).toBe(before + 4);
+    for (const name of ['RulesService.numbers', 'RulesService.pages']) {
+      expect(warn.mock.calls.filter(([message]) => String(message).includes(name))).toHaveLength(1);
+    }
+    const cache = moduleRef.get(CacheService);
+    expect(cache.cacheInfo(RulesService, 'numbers').bypasses).toBe(2);
+    expect(cache.cacheInfo(RulesService, 'pages').bypasses).toBe(2);
+    warn.mockRestore();
+  });
+
   it('passes streams through uncached with one warning', async () => {
     const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const before = service.runs;
@@ -197,6 +240,8 @@ describe('@Cacheable rules', () => {
     for await (const chunk of service.lines()) chunks.push(chunk);
     expect(chunks).toEqual(['a', 'b', 'a', 'b']);
     expect(service.runs).toBe(before + 2);
+    // Known to be a stream after its first call: bypassed from then on.
+    expect(moduleRef.get(CacheService).cacheInfo(RulesService, 'lines').bypasses).toBe(1);
     expect(
       warn.mock.calls.filter(([message]) => String(message).includes('RulesService.lines')),
     ).toHaveLength(1);

@@ -20,6 +20,17 @@ import { READ_WRITE, ValueCache, WRITE_ONLY, type ValueCall } from './value-cach
 
 type Method = (...args: unknown[]) => unknown;
 
+/** Whether a result is a stream or an iterator: passed through as it is, never cached. */
+function isStreamLike(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as { pipe?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
+  return (
+    typeof v.pipe === 'function' ||
+    typeof v[Symbol.asyncIterator] === 'function' ||
+    (typeof v.next === 'function' && Symbol.iterator in value && !Array.isArray(value))
+  );
+}
+
 /** Entry keys remembered per method (then forgotten all at once): bounded memory for a cheaper hit. */
 const KEY_MEMO_SIZE = 1_000;
 
@@ -83,6 +94,11 @@ export class MethodCacheInvoker implements MethodInvoker {
         return cachedObservable(this.values, call, compute, mode);
       default: {
         const result = this.sync.run(call, compute, mode);
+        if (isStreamLike(result)) {
+          // A stream or an iterator (the codec refused it): passed through, and bypassed from now on.
+          this.learn(plan, result);
+          return result;
+        }
         if (!isDeferred(result)) {
           plan.kind = 'sync';
           return result;
@@ -119,6 +135,9 @@ export class MethodCacheInvoker implements MethodInvoker {
         this.stats,
       );
       byClass.set(runtimeClass, plan);
+      if (plan.kind === 'stream') {
+        this.values.warnOnce(plan.label, `${plan.label} is a generator function; it is not cached`);
+      }
     }
     return plan;
   }

@@ -11,6 +11,13 @@ import { VALUE_STATUS } from '../stores/entry-format.js';
 import { decodeValue, encodeValueShape } from '../values/value-codec.js';
 import type { ValueType } from './cache-call.options.js';
 
+/** A computation stopped because its caller left (an Observable unsubscribed first): nothing to share. */
+export class ComputationLeft extends Error {
+  constructor() {
+    super('the caller left before the computation completed');
+  }
+}
+
 export { VALUE_STATUS };
 
 /** Read, then write: a normal call. */
@@ -209,6 +216,11 @@ export class ValueCache {
     try {
       value = await compute();
     } catch (error) {
+      if (error instanceof ComputationLeft) {
+        // Its caller left: the callers waiting for it run their own (they asked for a value, not this error).
+        ticket.abandon();
+        throw error;
+      }
       const stale = ticket.stale === undefined ? undefined : this.decode(ticket.stale, call);
       if (stale === undefined) {
         // The callers waiting for this computation get its error too: it runs once, not once per caller.
