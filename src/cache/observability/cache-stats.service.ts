@@ -14,7 +14,11 @@ export interface NamespaceCounters {
 export interface MethodCounters extends NamespaceCounters {
   /** Calls served uncached: `condition` false, arguments that cannot be keyed, streams. */
   bypasses: number;
-  /** Results that could not be stored (a value the codec cannot encode, failing `tags`), or cache faults. */
+  /**
+   * Results that could not be stored (a value the codec cannot encode, failing `unless` or `tags`). Faults of the
+   * store itself (a slow or failing Redis, answered from memory) are counted once for the whole cache, in the
+   * store stats and `http_cache_store_errors_total`, not per method.
+   */
   errors: number;
   /** Computations running right now. */
   inFlight: number;
