@@ -363,4 +363,32 @@ describe('method cache: the review scenarios', () => {
     expect(fresh.runs).toBe(1);
     await second.close();
   });
+
+  it('never serves one instance given to two applications from either cache while both live', async () => {
+    @Injectable()
+    class Shared {
+      calls = 0;
+      @Cacheable({ expire: 60 })
+      async v(n: number): Promise<number> {
+        this.calls++;
+        return n;
+      }
+    }
+    const instance = new Shared();
+    const a = await appWith([{ provide: Shared, useValue: instance }]);
+    await a.get(Shared).v(1);
+    await a.get(Shared).v(1);
+    expect(instance.calls).toBe(1);
+    const b = await appWith([{ provide: Shared, useValue: instance }]);
+    // Nothing tells which application a call comes from: uncached, counted in neither.
+    await a.get(Shared).v(7);
+    await a.get(Shared).v(7);
+    expect(instance.calls).toBe(3);
+    expect(b.get(CacheService).cacheInfo(Shared, 'v').misses).toBe(0);
+    await b.close();
+    // The instance is the first application's alone again: its own entry answers.
+    await a.get(Shared).v(1);
+    expect(instance.calls).toBe(3);
+    await a.close();
+  });
 });

@@ -29,13 +29,46 @@ let liveDisabled = 0;
 const claimedWhileDisabled = new WeakMap<object, number>();
 
 /**
+ * An instance two applications registered (the same object given to both with `useValue`): nothing tells
+ * which application a call comes from, so it is cached only while exactly one of them lives.
+ */
+class SharedInstance {
+  readonly invokers = new Set<MethodInvoker>();
+  /** An application with caching disabled registered it too (its calls must never be cached). */
+  disabled = false;
+
+  /** The one live application it belongs to, or `undefined` while it is shared (or one is disabled). */
+  current(): MethodInvoker | undefined {
+    if (this.disabled) return undefined;
+    let found: MethodInvoker | undefined;
+    for (const one of this.invokers) {
+      if (!live.has(one)) continue;
+      if (found !== undefined) return undefined;
+      found = one;
+    }
+    return found;
+  }
+}
+
+/**
  * Binds a provider instance to its application's method cache, or (`false`) marks it as belonging to an
- * application whose caching is disabled: its decorated methods then run as they are, at once.
+ * application whose caching is disabled: its decorated methods then run as they are, at once. An instance
+ * another application bound already is shared (see {@link SharedInstance}).
  */
 export function bindInstance(instance: object, invoker: MethodInvoker | false): void {
+  const existing = (instance as { [INVOKER]?: MethodInvoker | false | SharedInstance })[INVOKER];
+  let value: MethodInvoker | false | SharedInstance = invoker;
+  if (existing !== undefined && existing !== invoker) {
+    const shared = existing instanceof SharedInstance ? existing : new SharedInstance();
+    for (const one of [existing, invoker]) {
+      if (one === false) shared.disabled = true;
+      else if (!(one instanceof SharedInstance)) shared.invokers.add(one);
+    }
+    value = shared;
+  }
   try {
     Object.defineProperty(instance, INVOKER, {
-      value: invoker,
+      value,
       configurable: true,
       writable: true,
       enumerable: false,
@@ -96,9 +129,12 @@ export function wrappersNeeded(): boolean {
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
   // No application caches (the usual case with caching disabled): one check, before any property lookup.
   if (live.size === 0 || instance === null || typeof instance !== 'object') return undefined;
-  const own = (instance as { [INVOKER]?: MethodInvoker | false })[INVOKER];
+  const own = (instance as { [INVOKER]?: MethodInvoker | false | SharedInstance })[INVOKER];
   if (own === false) return undefined;
-  if (own !== undefined) return live.has(own) ? own : undefined;
+  if (own !== undefined) {
+    if (!(own instanceof SharedInstance)) return live.has(own) ? own : undefined;
+    return own.current();
+  }
   const declared = byClass.get(instance.constructor);
   if (declared === undefined || claimedWhileDisabled.has(instance.constructor)) return undefined;
   let found: MethodInvoker | undefined;
