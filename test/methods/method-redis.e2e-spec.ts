@@ -65,6 +65,40 @@ describe.skipIf(skip).each([false, true])('two instances on one Redis (L1: %s)',
     expect(await cacheA.get(['motd'])).toBeUndefined();
   });
 
+  it('a write evicts exactly its own key, never the keys that extend it; a delete or a scope reaches both', async () => {
+    const cacheA = a.get(CacheService);
+    const cacheB = b.get(CacheService);
+    const namespace = 'exact-writes';
+    await cacheA.set(['config', 'theme'], 'dark', { namespace });
+    await cacheA.set('config', { v: 1 }, { namespace });
+    expect(await cacheB.get(['config', 'theme'], { namespace })).toBe('dark');
+    expect(await cacheB.get('config', { namespace })).toEqual({ v: 1 });
+    // With L1, the other instance hears of a write or an invalidation over the bus, within milliseconds.
+    const settled = async (key: string | string[], expected: unknown) => {
+      for (let waited = 0; l1 && waited < 3000; waited += 20) {
+        if (JSON.stringify(await cacheA.get(key, { namespace })) === JSON.stringify(expected)) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await cacheB.set('config', { v: 2 }, { namespace });
+    await settled('config', { v: 2 });
+    expect(await cacheA.get('config', { namespace })).toEqual({ v: 2 });
+    expect(await cacheA.get(['config', 'theme'], { namespace })).toBe('dark');
+    // A scope (and a delete, which is one) reaches the key itself and the keys that extend it.
+    await b.get(InvalidationService).invalidateScope(namespace, 'config');
+    await settled('config', undefined);
+    await settled(['config', 'theme'], undefined);
+    expect(await cacheA.get('config', { namespace })).toBeUndefined();
+    expect(await cacheA.get(['config', 'theme'], { namespace })).toBeUndefined();
+    await cacheA.set(['config', 'theme'], 'light', { namespace });
+    await cacheA.set('config', { v: 3 }, { namespace });
+    await cacheB.delete('config', { namespace });
+    await settled('config', undefined);
+    await settled(['config', 'theme'], undefined);
+    expect(await cacheA.get('config', { namespace })).toBeUndefined();
+    expect(await cacheA.get(['config', 'theme'], { namespace })).toBeUndefined();
+  });
+
   it('stores fixed tags with the entry: their invalidation reaches a reader that names no tags', async () => {
     const cacheA = a.get(CacheService);
     const cacheB = b.get(CacheService);

@@ -16,7 +16,7 @@ import { recordsAllow } from '../stores/cache-tier.interface.js';
 import { withDeadline } from '../stores/deadline.js';
 import { MemoryTier } from '../stores/memory-tier.js';
 import { RELEASE_LOCK_SCRIPT } from '../stores/redis-scripts.js';
-import { KeySpace, Scopes, type EntryKey } from './entry-key.js';
+import { KeySpace, Scopes, scopesReached, type EntryKey } from './entry-key.js';
 import { RedisConnection } from './redis-connection.js';
 
 /** The settled outcomes of a synchronous write (a settled promise is immutable: one of each serves every write). */
@@ -168,7 +168,9 @@ export class CacheBackend implements OnModuleInit, OnApplicationShutdown {
   async invalidate(scopes: readonly string[]): Promise<void> {
     if (!this.options.enabled || scopes.length === 0) return;
     this.invalidations++;
-    const records = scopes.map((scope) => this.keys.record(scope));
+    const records = scopes.flatMap((scope) =>
+      scopesReached(scope).map((reached) => this.keys.record(reached)),
+    );
     this.memory.invalidate(records);
     this.local.invalidate(records);
     await this.redis?.invalidate(records);

@@ -35,7 +35,17 @@ export const Scopes = {
       : `p:${encodeKeySegment(namespace)}:${segments.slice(0, MAX_SCOPE_DEPTH).join(':')}`,
   /** Entries carrying a tag (taken literally, encoded here). */
   tag: (tag: string): string => `t:${encodeKeySegment(tag)}`,
+  /**
+   * The one value entry (`@Cacheable`, `CacheService`) of exactly this key (its already encoded rest), none that
+   * extend it: what a write of that key evicts. Every prefix scope of the same segments reaches it too.
+   */
+  exact: (namespace: string, rest: string): string => `x:${encodeKeySegment(namespace)}:${rest}`,
 } as const;
+
+/** The scopes an invalidation of `scope` bumps: a prefix also covers the value entry of exactly that key. */
+export function scopesReached(scope: string): readonly string[] {
+  return scope.startsWith('p:') ? [scope, `x:${scope.slice(2)}`] : [scope];
+}
 
 function hashOf(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
@@ -125,12 +135,14 @@ export class KeySpace {
       const next = rest.indexOf(':', end + 1);
       end = next === -1 ? rest.length : next;
       if (next === -1) {
-        // The whole key (a leaf: unique per entry on miss-heavy routes, where a memo would only churn).
-        recordKeys.push(this.record(`p:${ns.encoded}:${rest}`));
+        // The whole key (a leaf: unique per entry on miss-heavy routes, where a memo would only churn). A value's
+        // leaf is exact (below): a write of its key evicts it and never the keys that extend it.
+        if (kind === 'response') recordKeys.push(this.record(`p:${ns.encoded}:${rest}`));
         break;
       }
       recordKeys.push(this.memoRecord(`p:${ns.encoded}:${rest.slice(0, end)}`));
     }
+    if (kind === 'value') recordKeys.push(this.record(`x:${ns.encoded}:${rest}`));
     for (const tag of tags) {
       const record = this.tagRecords([tag])[0] ?? '';
       if (!recordKeys.includes(record)) recordKeys.push(record);

@@ -182,13 +182,12 @@ export class ValueCache {
   }
 
   /**
-   * Makes the entry (and any that extend its key) a miss everywhere, before a write-only call computes: a
-   * computation that started earlier can then never store its older value over this one, and a result that
-   * is not stored (`undefined`) still removes the old one.
+   * Makes the entry of exactly this key (not those that extend it) a miss everywhere, before a write-only call
+   * computes: a computation that started earlier can then never store its older value over this one, and a
+   * result that is not stored (`undefined`) still removes the old one.
    */
   evictOwn(call: ValueCall): Promise<void> {
-    const segments = (call.rest === '' ? '_' : call.rest).split(':');
-    return this.engine.backend.invalidate([Scopes.prefix(call.namespace, segments)]);
+    return this.engine.backend.invalidate([Scopes.exact(call.namespace, call.rest === '' ? '_' : call.rest)]);
   }
 
   /** Logs `message` the first time `label` has a problem (not on every call). */
