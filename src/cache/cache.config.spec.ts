@@ -252,6 +252,15 @@ describe('cacheOptionsFromEnv: invalid values', () => {
     );
   });
 
+  it('names the limit an integer is over', () => {
+    expect(configError(() => fromEnv({ CACHE_DEFAULT_TTL: '31536001' })).message).toBe(
+      'CACHE_DEFAULT_TTL: expected a positive integer up to 31536000, got "31536001"',
+    );
+    expect(configError(() => fromEnv({ REDIS_OPERATION_TIMEOUT_MS: '60001' })).message).toBe(
+      'REDIS_OPERATION_TIMEOUT_MS: expected a positive integer (ms) up to 60000, got "60001"',
+    );
+  });
+
   it('reports the trimmed value', () => {
     expect(configError(() => fromEnv({ CACHE_ENABLED: '  maybe ' })).message).toContain('"maybe"');
   });

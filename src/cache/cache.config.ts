@@ -78,8 +78,11 @@ function integer(read: EnvReader, name: string, min: number, max: number, what: 
   const s = text(read, name);
   if (s === undefined) return undefined;
   const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw new CacheConfigError(name, `expected ${what}, got "${s}"`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    // An integer out of range is told the range it missed.
+    const range = Number.isSafeInteger(n) && n >= min ? ` up to ${max}` : '';
+    throw new CacheConfigError(name, `expected ${what}${range}, got "${s}"`);
+  }
   return n;
 }
 

@@ -32,6 +32,15 @@ describe.each(ADAPTERS)('counters and Prometheus metrics on %s', (adapter) => {
     expect(text).toContain('http_cache_misses_total{namespace="items"} 1');
     expect(text).toContain('http_cache_breaker_open');
     expect(text).toContain('http_cache_store_errors_total 0');
+    // `_total` series are counters to Prometheus (rate() and promtool expect it); states are gauges.
+    expect(text).toContain('# TYPE http_cache_hits_total counter');
+    expect(text).toContain('# TYPE http_cache_store_errors_total counter');
+    expect(text).toContain('# TYPE http_cache_breaker_open gauge');
+    // Read again at the next scrape, never added up twice.
+    await fetch(`${url}/items/m1`);
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain(
+      'http_cache_hits_total{namespace="items"} 3',
+    );
   });
 });
 

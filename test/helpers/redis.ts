@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ export interface OwnedRedis {
   resume(): void;
   /** Sends one command through redis-cli and returns its output. */
   cli(...args: string[]): string;
+  /** {@link cli} without blocking this process (an app under load here keeps serving meanwhile). */
+  cliAsync(...args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,16 @@ export async function spawnRedis(extraArgs: string[] = [], fixedPort?: number): 
     cli(...args: string[]) {
       const out = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 });
       return out.stdout.trim();
+    },
+    cliAsync(...args: string[]) {
+      return new Promise<string>((resolve) => {
+        execFile(
+          'redis-cli',
+          ['-p', String(port), ...args],
+          { encoding: 'utf8', timeout: 5000 },
+          (_error, stdout) => resolve(String(stdout).trim()),
+        );
+      });
     },
     async stop() {
       await handle.kill();

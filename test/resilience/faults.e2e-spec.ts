@@ -130,7 +130,7 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
       url,
       inject: async () => {
         await sleep(500);
-        redis.cli('client', 'pause', '1500', 'all');
+        await redis.cliAsync('client', 'pause', '1500', 'all');
         await sleep(1500);
       },
     });
@@ -163,10 +163,10 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
       url,
       inject: async () => {
         await sleep(500);
-        redis.cli('config', 'set', 'maxmemory-policy', 'noeviction');
-        redis.cli('config', 'set', 'maxmemory', '1');
+        await redis.cliAsync('config', 'set', 'maxmemory-policy', 'noeviction');
+        await redis.cliAsync('config', 'set', 'maxmemory', '1');
         await sleep(1500);
-        redis.cli('config', 'set', 'maxmemory', '0');
+        await redis.cliAsync('config', 'set', 'maxmemory', '0');
       },
     });
     expectHealthy(report);
@@ -182,9 +182,9 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
         url,
         inject: async () => {
           await sleep(500);
-          redis.cli('replicaof', '127.0.0.1', String(primary.port));
+          await redis.cliAsync('replicaof', '127.0.0.1', String(primary.port));
           await sleep(1500);
-          redis.cli('replicaof', 'no', 'one');
+          await redis.cliAsync('replicaof', 'no', 'one');
         },
       });
       expectHealthy(report);
@@ -202,10 +202,10 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
       url,
       inject: async () => {
         await sleep(500);
-        redis.cli('config', 'set', 'requirepass', password);
-        redis.cli('-a', password, '--no-auth-warning', 'client', 'kill', 'type', 'normal');
+        await redis.cliAsync('config', 'set', 'requirepass', password);
+        await redis.cliAsync('-a', password, '--no-auth-warning', 'client', 'kill', 'type', 'normal');
         await sleep(1500);
-        redis.cli('-a', password, '--no-auth-warning', 'config', 'set', 'requirepass', '');
+        await redis.cliAsync('-a', password, '--no-auth-warning', 'config', 'set', 'requirepass', '');
       },
     });
     expectHealthy(report);
@@ -219,14 +219,16 @@ describe.skipIf(skip)('resilience: every Redis fault under load', () => {
       url,
       inject: async () => {
         await sleep(500);
-        for (const key of redis.cli('--scan', '--pattern', `${prefix}:@e:st:*`).split('\n').filter(Boolean)) {
-          redis.cli('set', key, 'not json at all');
+        for (const key of (await redis.cliAsync('--scan', '--pattern', `${prefix}:@e:st:*`))
+          .split('\n')
+          .filter(Boolean)) {
+          await redis.cliAsync('set', key, 'not json at all');
         }
-        redis.cli('set', `${prefix}:@s:n:st`, 'not a tick');
-        redis.cli('del', `${prefix}:@s:*`);
-        redis.cli('del', `${prefix}:@s:p:st:GET`);
-        redis.cli('rpush', `${prefix}:@s:p:st:GET`, 'wrong type');
-        redis.cli('set', `${prefix}:@clock`, 'not a clock');
+        await redis.cliAsync('set', `${prefix}:@s:n:st`, 'not a tick');
+        await redis.cliAsync('del', `${prefix}:@s:*`);
+        await redis.cliAsync('del', `${prefix}:@s:p:st:GET`);
+        await redis.cliAsync('rpush', `${prefix}:@s:p:st:GET`, 'wrong type');
+        await redis.cliAsync('set', `${prefix}:@clock`, 'not a clock');
       },
     });
     expectHealthy(report);

@@ -3,7 +3,7 @@ import { CacheTimeoutError, errorMessage } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import type { CacheStatsService } from '../observability/cache-stats.service.js';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
-import { recordsAllow, validEntry } from '../stores/cache-tier.interface.js';
+import { recordsAllow, validEntry, type TierRead } from '../stores/cache-tier.interface.js';
 import { CoherenceBus, type BusClient, type CoherenceMessage } from '../stores/coherence-bus.js';
 import { withDeadline } from '../stores/deadline.js';
 import { RedisTier } from '../stores/redis-tier.js';
@@ -133,41 +133,55 @@ export class RedisConnection {
     await this.store.close();
   }
 
-  /** Reads and validates `key` (records, then the tags of a stored entry); rejects on failure or deadline. */
-  async read(
-    key: EntryKey,
-    withEntry: boolean,
-  ): Promise<{ entry: StoredResponse | undefined; stamp: number }> {
+  /**
+   * Reads and validates `key` (records, then the tags of a stored entry); rejects on failure or deadline. One
+   * promise chain (no async wrappers): a hit is on the hot path.
+   */
+  read(key: EntryKey, withEntry: boolean): Promise<{ entry: StoredResponse | undefined; stamp: number }> {
     const l1 = this.l1;
     const epoch = l1?.epoch ?? 0;
-    const work = (async () => {
-      const read = await this.tier.read(key, withEntry);
-      let entry = validEntry(read.entry, read.records);
-      if (entry?.tags !== undefined && entry.tags.length > 0) {
+    const work = this.tier.read(key, withEntry).then((read) => {
+      const entry = validEntry(read.entry, read.records);
+      const tags = entry?.tags;
+      if (entry !== undefined && tags !== undefined && tags.length > 0) {
         // The records of tags the lookup already read (the caller's fixed tags) were checked with the others.
-        const tagKeys = this.keys.tagRecords(entry.tags).filter((k) => !key.recordKeys.includes(k));
+        const tagKeys = this.keys.tagRecords(tags).filter((k) => !key.recordKeys.includes(k));
         if (tagKeys.length > 0) {
-          const ticks = await this.tier.readRecords(tagKeys);
-          if (!recordsAllow(entry.tick, ticks)) entry = undefined;
-          else l1?.learn(tagKeys, ticks, epoch);
+          return this.tier.readRecords(tagKeys).then((ticks) => {
+            const allowed = recordsAllow(entry.tick, ticks);
+            if (allowed) l1?.learn(tagKeys, ticks, epoch);
+            return this.learned(key, read, allowed ? entry : undefined, epoch);
+          });
         }
       }
-      l1?.learn(
-        key.recordKeys,
-        read.records,
-        epoch,
-        entry === undefined ? undefined : { key: key.key, value: entry },
-      );
-      return { entry, stamp: read.clock };
-    })();
-    try {
-      const found = await withDeadline(work, this.options.redis.operationTimeout, 'get');
-      this.breaker.succeeded();
-      return found;
-    } catch (error) {
-      this.failed('read', error);
-      throw error;
-    }
+      return this.learned(key, read, entry, epoch);
+    });
+    return withDeadline(work, this.options.redis.operationTimeout, 'get').then(
+      (found) => {
+        this.breaker.succeeded();
+        return found;
+      },
+      (error: unknown) => {
+        this.failed('read', error);
+        throw error;
+      },
+    );
+  }
+
+  /** What a read found, once L1 learned its records (and its entry). */
+  private learned(
+    key: EntryKey,
+    read: TierRead,
+    entry: StoredResponse | undefined,
+    epoch: number,
+  ): { entry: StoredResponse | undefined; stamp: number } {
+    this.l1?.learn(
+      key.recordKeys,
+      read.records,
+      epoch,
+      entry === undefined ? undefined : { key: key.key, value: entry },
+    );
+    return { entry, stamp: read.clock };
   }
 
   /** Writes an entry (one script); resolves to whether it was stored, never rejects. */

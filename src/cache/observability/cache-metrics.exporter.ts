@@ -19,6 +19,17 @@ interface PromClient {
       set(value: number): void;
     }) => void;
   }) => unknown;
+  Counter: new (config: {
+    name: string;
+    help: string;
+    labelNames?: string[];
+    registers: unknown[];
+    collect?: (this: {
+      reset(): void;
+      inc(labels: Record<string, string>, value: number): void;
+      inc(value: number): void;
+    }) => void;
+  }) => unknown;
 }
 
 /**
@@ -53,15 +64,17 @@ export class CacheMetricsExporter implements OnModuleInit {
     const registry = new prom.Registry();
     const stats = this.stats;
     const status = this.status;
+    // `_total` series are counters (their type says so to Prometheus): set at scrape time to the module's count.
     const perNamespace = (name: string, help: string, field: 'hits' | 'misses' | 'stale' | 'coalesced') =>
-      new prom.Gauge({
+      new prom.Counter({
         name,
         help,
         labelNames: ['namespace'],
         registers: [registry],
         collect() {
+          this.reset();
           for (const [namespace, counters] of Object.entries(stats.snapshot().namespaces)) {
-            this.set({ namespace }, counters[field]);
+            this.inc({ namespace }, Math.max(0, counters[field]));
           }
         },
       });
@@ -70,14 +83,15 @@ export class CacheMetricsExporter implements OnModuleInit {
     perNamespace('http_cache_stale_total', 'Stale entries served within grace', 'stale');
     perNamespace('http_cache_coalesced_total', 'Requests that waited for a coalesced leader', 'coalesced');
     const perMethod = (name: string, help: string, field: keyof MethodCounters) =>
-      new prom.Gauge({
+      new prom.Counter({
         name,
         help,
         labelNames: ['method'],
         registers: [registry],
         collect() {
+          this.reset();
           for (const [method, counters] of Object.entries(stats.snapshot().methods)) {
-            this.set({ method }, counters[field]);
+            this.inc({ method }, Math.max(0, counters[field]));
           }
         },
       });
@@ -91,7 +105,37 @@ export class CacheMetricsExporter implements OnModuleInit {
       'bypasses',
     );
     perMethod('method_cache_errors_total', 'Results that could not be stored', 'errors');
-    perMethod('method_cache_in_flight', 'Computations running now', 'inFlight');
+    new prom.Gauge({
+      name: 'method_cache_in_flight',
+      help: 'Computations running now',
+      labelNames: ['method'],
+      registers: [registry],
+      collect() {
+        for (const [method, counters] of Object.entries(stats.snapshot().methods)) {
+          this.set({ method }, counters.inFlight);
+        }
+      },
+    });
+    const total = (name: string, help: string, read: () => number) =>
+      new prom.Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(Math.max(0, read()));
+        },
+      });
+    total(
+      'http_cache_store_errors_total',
+      'Failed store operations (answered as misses)',
+      () => stats.store.errors,
+    );
+    total(
+      'http_cache_store_timeouts_total',
+      'Store operations abandoned at their deadline',
+      () => stats.store.timeouts,
+    );
     const single = (name: string, help: string, read: () => number) =>
       new prom.Gauge({
         name,
@@ -101,16 +145,6 @@ export class CacheMetricsExporter implements OnModuleInit {
           this.set(read());
         },
       });
-    single(
-      'http_cache_store_errors_total',
-      'Failed store operations (answered as misses)',
-      () => stats.store.errors,
-    );
-    single(
-      'http_cache_store_timeouts_total',
-      'Store operations abandoned at their deadline',
-      () => stats.store.timeouts,
-    );
     single('http_cache_breaker_open', '1 while the Redis circuit breaker is open', () =>
       status.breaker === 'open' ? 1 : 0,
     );
