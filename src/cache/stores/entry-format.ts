@@ -30,8 +30,9 @@ export function parseEntry(raw: unknown): StoredResponse | undefined {
       const fields = JSON.parse(raw.slice(1, end)) as Record<string, unknown> | null;
       if (fields === null || typeof fields !== 'object' || fields['status'] !== VALUE_STATUS)
         return undefined;
-      const entry = { ...fields, body: raw.slice(end + 1) };
-      return isStoredResponse(entry) ? entry : undefined;
+      // A fresh object of JSON.parse's: completed in place (no copy).
+      fields['body'] = raw.slice(end + 1);
+      return isStoredResponse(fields) ? fields : undefined;
     }
     const value = (JSON.parse(raw) as { value?: unknown } | null)?.value;
     return isStoredResponse(value) ? value : undefined;
