@@ -227,6 +227,16 @@ describe.each(ADAPTERS)('@Cached on %s with the memory store', (adapter) => {
     expect(await get('de')).toMatchObject({ x: 'MISS', body: { language: 'de', run: 4 } });
   });
 
+  it('never answers a failing refresh with a stale entry made for other Vary values', async () => {
+    const alice = await fetch(`${url}/vary-grace`, { headers: { 'x-variant': 'alice' } });
+    expect(await alice.json()).toMatchObject({ variant: 'alice' });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Expired, within grace: a failing refresh for another variant gets its own error, not alice's entry.
+    const other = await fetch(`${url}/vary-grace`, { headers: { 'x-variant': 'down' } });
+    expect(other.status).toBe(503);
+    expect(await other.text()).not.toContain('alice');
+  });
+
   it('replays a Vary the handler set while it ran on the answers it does not run for', async () => {
     const get = (tenant: string) => fetch(`${url}/tenant`, { headers: { 'x-tenant': tenant } });
     await get('a');

@@ -71,6 +71,15 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect(await get('en')).toMatchObject({ x: 'HIT', body: { language: 'en' } });
     expect(await get('fr')).toMatchObject({ x: 'MISS', body: { language: 'fr' } });
     expect(await get('fr')).toMatchObject({ x: 'HIT', body: { language: 'fr' } });
+    // What the entry records of the request is a hash, never the header's value (it may be a credential).
+    const keys = redis.cli('--scan', '--pattern', `${prefix}:@e:lang*`).split('\n').filter(Boolean);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const stored = JSON.parse(redis.cli('get', key)) as { value: { vary?: Record<string, string> } };
+      const recorded = stored.value.vary?.['accept-language'];
+      expect(recorded).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(['en', 'fr']).not.toContain(recorded);
+    }
   });
 
   it('replays null, false, 0 and "" with the same types as memory', async () => {

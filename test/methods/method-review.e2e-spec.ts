@@ -1,6 +1,7 @@
 import { Injectable, Logger, Module, Scope } from '@nestjs/common';
 import { REQUEST } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
+import { lastValueFrom, of } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CacheModule,
@@ -390,5 +391,47 @@ describe('method cache: the review scenarios', () => {
     await a.get(Shared).v(1);
     expect(instance.calls).toBe(3);
     await a.close();
+  });
+
+  it('caches an instance an application that caches is given after a caching-disabled one closed', async () => {
+    @Injectable()
+    class Reused {
+      calls = 0;
+      @Cacheable({ expire: 60 })
+      async v(n: number): Promise<number> {
+        this.calls++;
+        return n;
+      }
+    }
+    const instance = new Reused();
+    const disabled = await appWith([{ provide: Reused, useValue: instance }], { enabled: false });
+    await disabled.get(Reused).v(1);
+    await disabled.close();
+    const enabled = await appWith([{ provide: Reused, useValue: instance }]);
+    await enabled.get(Reused).v(1);
+    await enabled.get(Reused).v(1);
+    await enabled.get(Reused).v(1);
+    expect(instance.calls).toBe(2);
+    await enabled.close();
+  });
+
+  it('caches the first call of an Observable method that declares no return type', async () => {
+    class Feeds {
+      runs = 0;
+      feed(n: number) {
+        this.runs++;
+        return of(n);
+      }
+    }
+    // As plain JavaScript (or a bundler without emitDecoratorMetadata) declares it: no design:returntype.
+    const descriptor = Object.getOwnPropertyDescriptor(Feeds.prototype, 'feed') as PropertyDescriptor;
+    Cacheable({ expire: 60 })(Feeds.prototype, 'feed', descriptor);
+    Object.defineProperty(Feeds.prototype, 'feed', descriptor);
+    Injectable()(Feeds);
+    const moduleRef = await appWith([Feeds]);
+    const feeds = moduleRef.get(Feeds);
+    for (let i = 0; i < 3; i++) expect(await lastValueFrom(feeds.feed(4))).toBe(4);
+    expect(feeds.runs).toBe(1);
+    await moduleRef.close();
   });
 });

@@ -249,7 +249,14 @@ export class CacheInterceptor implements NestInterceptor {
     request: CacheRequest,
     acquired: Acquired,
   ): Acquired | Promise<Acquired> {
-    if (acquired.kind !== 'hit') return acquired;
+    if (acquired.kind !== 'hit') {
+      // A stale entry to answer with if computing fails (grace) must have been made for these headers too.
+      const stale = acquired.ticket.stale?.vary;
+      if (stale === undefined || varyMatches(stale, request.headers)) return acquired;
+      acquired.ticket.abandon();
+      plan.policy.counters.misses--;
+      return this.engine.acquire(resolved.key, plan.policy, accessModeOf(false, mode.write));
+    }
     const vary = acquired.entry.vary;
     if (vary !== undefined && !varyMatches(vary, request.headers)) {
       // Not a hit after all: counted as the miss it becomes.

@@ -1,4 +1,6 @@
-/** What an entry records of the request it was made for: the value of each header its `Vary` names. */
+import { hash } from 'node:crypto';
+
+/** What an entry records of the request it was made for: a hash of each header value its `Vary` names. */
 export type VaryRecord = Readonly<Record<string, string | null>>;
 
 /** Header names the cache itself accounts for: the stored representation and its codings. */
@@ -9,10 +11,18 @@ const MAX_RECORDED_CHARS = 2048;
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
-function valueOf(headers: Headers, name: string): string | null {
+function textOf(headers: Headers, name: string): string | undefined {
   const value = headers[name];
-  if (value === undefined) return null;
+  if (value === undefined) return undefined;
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * What an entry keeps of a header value: its hash, never the value (a `Vary: Authorization` or `Cookie` would
+ * otherwise put credentials in the store); `null` for an absent header.
+ */
+function digestOf(text: string | undefined): string | null {
+  return text === undefined ? null : hash('sha256', text, 'base64url');
 }
 
 /**
@@ -29,17 +39,19 @@ export function varyOf(vary: string | undefined, headers: Headers): VaryRecord |
     const name = part.trim().toLowerCase();
     if (name === '' || HANDLED.has(name)) continue;
     if (name === '*') return '*';
-    const value = valueOf(headers, name);
-    chars += name.length + (value?.length ?? 0);
+    const text = textOf(headers, name);
+    chars += name.length + (text?.length ?? 0);
     if (chars > MAX_RECORDED_CHARS) return '*';
-    (record ??= Object.create(null) as Record<string, string | null>)[name] = value;
+    (record ??= Object.create(null) as Record<string, string | null>)[name] = digestOf(text);
   }
   return record;
 }
 
 /** Whether a request's headers match those an entry was made for. */
 export function varyMatches(recorded: VaryRecord, headers: Headers): boolean {
-  for (const name of Object.keys(recorded)) if (recorded[name] !== valueOf(headers, name)) return false;
+  for (const name of Object.keys(recorded)) {
+    if (recorded[name] !== digestOf(textOf(headers, name))) return false;
+  }
   return true;
 }
 

@@ -89,11 +89,9 @@ export class InvalidationService {
    * segment: the whole namespace.
    */
   invalidateScope(namespace: string, ...segments: Array<string | number>): Promise<void> {
-    const bad = segments.findIndex((segment) => !isSegment(segment));
+    const bad = segments.findIndex((segment) => typeof segment !== 'string' && !isSegment(segment));
     const problem =
-      bad === -1
-        ? undefined
-        : `every segment must be a non-empty string or a number, got ${described(segments[bad])}`;
+      bad === -1 ? undefined : `every segment must be a string or a number, got ${described(segments[bad])}`;
     return checked('invalidateScope()', problem, () => {
       validateNamespace(namespace, 'invalidateScope()');
       return this.backend.invalidate([

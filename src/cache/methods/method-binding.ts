@@ -19,8 +19,37 @@ const byClass = new WeakMap<object, Set<MethodInvoker>>();
 /** Applications alive in this process. */
 const live = new Set<MethodInvoker>();
 
-/** Applications alive in this process whose caching is disabled. */
-let liveDisabled = 0;
+/** Applications alive in this process whose caching is disabled, each by its token. */
+const liveDisabled = new Set<DisabledApp>();
+
+/** Stands for one application whose caching is disabled, where an instance records what it belongs to. */
+export class DisabledApp {}
+
+/** Whether what an instance is bound to is still alive. */
+function isAlive(binding: MethodInvoker | DisabledApp): boolean {
+  return binding instanceof DisabledApp ? liveDisabled.has(binding) : live.has(binding);
+}
+
+/**
+ * An instance two live applications registered (the same object given to both with `useValue`): nothing tells
+ * which application a call comes from, so it is cached only while exactly one of them lives and caches.
+ */
+class SharedInstance {
+  constructor(readonly members: Set<MethodInvoker | DisabledApp>) {}
+
+  /** The one live application it belongs to, if that one caches; `undefined` while it is shared. */
+  current(): MethodInvoker | undefined {
+    let found: MethodInvoker | DisabledApp | undefined;
+    for (const one of this.members) {
+      if (!isAlive(one)) continue;
+      if (found !== undefined) return undefined;
+      found = one;
+    }
+    return found instanceof DisabledApp ? undefined : found;
+  }
+}
+
+type Binding = MethodInvoker | DisabledApp | SharedInstance;
 
 /**
  * Classes of request-scoped and transient providers declared by live applications whose caching is disabled:
@@ -29,42 +58,20 @@ let liveDisabled = 0;
 const claimedWhileDisabled = new WeakMap<object, number>();
 
 /**
- * An instance two applications registered (the same object given to both with `useValue`): nothing tells
- * which application a call comes from, so it is cached only while exactly one of them lives.
+ * Binds a provider instance to its application's method cache, or (a {@link DisabledApp}) marks it as belonging
+ * to an application whose caching is disabled: its decorated methods then run as they are. An instance another
+ * live application bound already is shared (see {@link SharedInstance}); one bound by an application that
+ * closed since is simply rebound.
  */
-class SharedInstance {
-  readonly invokers = new Set<MethodInvoker>();
-  /** An application with caching disabled registered it too (its calls must never be cached). */
-  disabled = false;
-
-  /** The one live application it belongs to, or `undefined` while it is shared (or one is disabled). */
-  current(): MethodInvoker | undefined {
-    if (this.disabled) return undefined;
-    let found: MethodInvoker | undefined;
-    for (const one of this.invokers) {
-      if (!live.has(one)) continue;
-      if (found !== undefined) return undefined;
-      found = one;
-    }
-    return found;
-  }
-}
-
-/**
- * Binds a provider instance to its application's method cache, or (`false`) marks it as belonging to an
- * application whose caching is disabled: its decorated methods then run as they are, at once. An instance
- * another application bound already is shared (see {@link SharedInstance}).
- */
-export function bindInstance(instance: object, invoker: MethodInvoker | false): void {
-  const existing = (instance as { [INVOKER]?: MethodInvoker | false | SharedInstance })[INVOKER];
-  let value: MethodInvoker | false | SharedInstance = invoker;
-  if (existing !== undefined && existing !== invoker) {
-    const shared = existing instanceof SharedInstance ? existing : new SharedInstance();
-    for (const one of [existing, invoker]) {
-      if (one === false) shared.disabled = true;
-      else if (!(one instanceof SharedInstance)) shared.invokers.add(one);
-    }
-    value = shared;
+export function bindInstance(instance: object, binding: MethodInvoker | DisabledApp): void {
+  const existing = (instance as { [INVOKER]?: Binding })[INVOKER];
+  let value: Binding = binding;
+  if (existing instanceof SharedInstance) {
+    const members = new Set([...existing.members].filter(isAlive));
+    members.add(binding);
+    value = members.size === 1 ? binding : new SharedInstance(members);
+  } else if (existing !== undefined && existing !== binding && isAlive(existing)) {
+    value = new SharedInstance(new Set([existing, binding]));
   }
   try {
     Object.defineProperty(instance, INVOKER, {
@@ -106,8 +113,9 @@ export function setLive(invoker: MethodInvoker, alive: boolean, classes: readonl
 }
 
 /** An application whose caching is disabled starts (or stops). */
-export function setLiveDisabled(alive: boolean): void {
-  liveDisabled = Math.max(0, liveDisabled + (alive ? 1 : -1));
+export function setLiveDisabled(app: DisabledApp, alive: boolean): void {
+  if (alive) liveDisabled.add(app);
+  else liveDisabled.delete(app);
 }
 
 /**
@@ -116,7 +124,7 @@ export function setLiveDisabled(alive: boolean): void {
  * live: their methods then run as they were written.
  */
 export function wrappersNeeded(): boolean {
-  return live.size > 0 || liveDisabled === 0;
+  return live.size > 0 || liveDisabled.size === 0;
 }
 
 /**
@@ -129,11 +137,10 @@ export function wrappersNeeded(): boolean {
 export function invokerOf(instance: unknown): MethodInvoker | undefined {
   // No application caches (the usual case with caching disabled): one check, before any property lookup.
   if (live.size === 0 || instance === null || typeof instance !== 'object') return undefined;
-  const own = (instance as { [INVOKER]?: MethodInvoker | false | SharedInstance })[INVOKER];
-  if (own === false) return undefined;
+  const own = (instance as { [INVOKER]?: Binding })[INVOKER];
   if (own !== undefined) {
-    if (!(own instanceof SharedInstance)) return live.has(own) ? own : undefined;
-    return own.current();
+    if (live.has(own as MethodInvoker)) return own as MethodInvoker;
+    return own instanceof SharedInstance ? own.current() : undefined;
   }
   const declared = byClass.get(instance.constructor);
   if (declared === undefined || claimedWhileDisabled.has(instance.constructor)) return undefined;

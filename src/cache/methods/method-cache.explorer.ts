@@ -7,6 +7,7 @@ import {
   bindClass,
   bindInstance,
   claimClassWhileDisabled,
+  DisabledApp,
   setLive,
   setLiveDisabled,
   wrappersNeeded,
@@ -28,6 +29,8 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   /** Default namespaces seen, and the class that owns each. */
   private readonly labels = new Map<string, unknown>();
   private stopped = false;
+  /** This application, where an instance records it when its caching is disabled. */
+  private readonly disabledApp = new DisabledApp();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -36,7 +39,7 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
   ) {
     // In the constructor, before the router or any explorer takes a method (they run after providers are made).
     if (options.enabled) setLive(invoker, true);
-    else setLiveDisabled(true);
+    else setLiveDisabled(this.disabledApp, true);
     installWrappers(wrappersNeeded());
   }
 
@@ -56,14 +59,14 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
     if (this.options.enabled) setLive(this.invoker, false, this.classes);
     else {
       for (const type of this.classes) claimClassWhileDisabled(type, false);
-      setLiveDisabled(false);
+      setLiveDisabled(this.disabledApp, false);
     }
     this.classes.length = 0;
     installWrappers(wrappersNeeded());
   }
 
   private bindAll(): void {
-    const bound = this.options.enabled ? this.invoker : false;
+    const bound = this.options.enabled ? this.invoker : this.disabledApp;
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const type: unknown = wrapper.metatype;
       const scoped = wrapper.isTransient || !wrapper.isDependencyTreeStatic();
@@ -81,7 +84,7 @@ export class MethodCacheExplorer implements OnModuleInit, OnApplicationShutdown 
           }
         }
         this.checkNames(type);
-        if (bound !== false) bindClass(type, bound);
+        if (!(bound instanceof DisabledApp)) bindClass(type, bound);
         else claimClassWhileDisabled(type, true);
         this.classes.push(type);
         continue;

@@ -23,9 +23,10 @@ type Method = (...args: unknown[]) => unknown;
 /** Whether a result is a stream or an iterator: passed through as it is, never cached. */
 function isStreamLike(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
-  const v = value as { pipe?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
+  if (isObservable(value)) return false;
+  const v = value as { pipe?: unknown; on?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
   return (
-    typeof v.pipe === 'function' ||
+    (typeof v.pipe === 'function' && typeof v.on === 'function') ||
     typeof v[Symbol.asyncIterator] === 'function' ||
     (typeof v.next === 'function' && Symbol.iterator in value && !Array.isArray(value))
   );
@@ -94,7 +95,7 @@ export class MethodCacheInvoker implements MethodInvoker {
         return cachedObservable(this.values, call, compute, mode);
       default: {
         const result = this.sync.run(call, compute, mode);
-        if (isStreamLike(result)) {
+        if (!isDeferred(result) && isStreamLike(result)) {
           // A stream or an iterator (the codec refused it): passed through, and bypassed from now on.
           this.learn(plan, result);
           return result;
