@@ -249,22 +249,20 @@ export class CacheInterceptor implements NestInterceptor {
     request: CacheRequest,
     acquired: Acquired,
   ): Acquired | Promise<Acquired> {
-    if (acquired.kind !== 'hit') {
-      // A stale entry to answer with if computing fails (grace) must have been made for these headers too.
-      const stale = acquired.ticket.stale?.vary;
-      if (stale === undefined || varyMatches(stale, request.headers)) return acquired;
+    // The entry found (or the stale one to answer with if computing fails) must have been made for these headers.
+    const found = acquired.kind === 'hit' ? acquired.entry : acquired.ticket.stale;
+    const vary = found?.vary;
+    if (vary === undefined || varyMatches(vary, request.headers)) {
+      return acquired.kind === 'hit' ? this.remember(plan, resolved, acquired) : acquired;
+    }
+    // Computed again, without that entry; the lookup's outcome is undone in the counters (the next one counts).
+    const counters = plan.policy.counters;
+    if (acquired.kind === 'compute') {
       acquired.ticket.abandon();
-      plan.policy.counters.misses--;
-      return this.engine.acquire(resolved.key, plan.policy, accessModeOf(false, mode.write));
-    }
-    const vary = acquired.entry.vary;
-    if (vary !== undefined && !varyMatches(vary, request.headers)) {
-      // Not a hit after all: counted as the miss it becomes.
-      if (acquired.label === 'HIT') plan.policy.counters.hits--;
-      else plan.policy.counters.stale--;
-      return this.engine.acquire(resolved.key, plan.policy, accessModeOf(false, mode.write));
-    }
-    return this.remember(plan, resolved, acquired);
+      counters.misses--;
+    } else if (acquired.label === 'HIT') counters.hits--;
+    else counters.stale--;
+    return this.engine.acquire(resolved.key, plan.policy, accessModeOf(false, mode.write));
   }
 
   /** The entry key of what a key builder returned, `undefined` when that is no string or cannot be a key. */

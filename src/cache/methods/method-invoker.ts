@@ -17,20 +17,9 @@ import { compileMethodPlan, declaredKind, type MethodPlan } from './method-plan.
 import { cachedObservable } from './observable-values.js';
 import { SyncValues, isDeferred } from './sync-values.js';
 import { READ_WRITE, ValueCache, WRITE_ONLY, type ValueCall } from './value-cache.js';
+import { iterationKind } from '../values/value-encoder.js';
 
 type Method = (...args: unknown[]) => unknown;
-
-/** Whether a result is a stream or an iterator: passed through as it is, never cached. */
-function isStreamLike(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (isObservable(value)) return false;
-  const v = value as { pipe?: unknown; on?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
-  return (
-    (typeof v.pipe === 'function' && typeof v.on === 'function') ||
-    typeof v[Symbol.asyncIterator] === 'function' ||
-    (typeof v.next === 'function' && Symbol.iterator in value && !Array.isArray(value))
-  );
-}
 
 /** Entry keys remembered per method (then forgotten all at once): bounded memory for a cheaper hit. */
 const KEY_MEMO_SIZE = 1_000;
@@ -95,13 +84,11 @@ export class MethodCacheInvoker implements MethodInvoker {
         return cachedObservable(this.values, call, compute, mode);
       default: {
         const result = this.sync.run(call, compute, mode);
-        if (!isDeferred(result) && isStreamLike(result)) {
-          // A stream or an iterator (the codec refused it): passed through, and bypassed from now on.
-          this.learn(plan, result);
-          return result;
-        }
         if (!isDeferred(result)) {
-          plan.kind = 'sync';
+          // A stream or an iterator (the codec refused it): passed through, and bypassed from now on.
+          if (typeof result === 'object' && result !== null && iterationKind(result) !== undefined) {
+            this.learn(plan, result);
+          } else plan.kind = 'sync';
           return result;
         }
         this.learn(plan, result);

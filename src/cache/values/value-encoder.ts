@@ -313,6 +313,21 @@ function encodeBuiltIn(value: object, depth: number, context: EncodeContext): un
   return NOT_BUILT_IN;
 }
 
+/**
+ * What `value` is if it yields its data over time (a stream, an async iterator, a generator, any iterator): a
+ * cache can store none of them, and a cached method passes them through as they are. An Observable is none.
+ */
+export function iterationKind(value: object): string | undefined {
+  const duck = value as Record<string | symbol, unknown>;
+  // Before the async iterator: Node streams are async iterable too.
+  if (typeof duck.pipe === 'function') return typeof duck.subscribe === 'function' ? undefined : 'a stream';
+  if (typeof duck[Symbol.asyncIterator] === 'function') return 'an async iterator';
+  if (types.isGeneratorObject(value)) return 'a generator';
+  // Built-ins whose state is not in their own enumerable properties: as plain data they would come back `{}`.
+  if (typeof duck.next === 'function' && typeof duck[Symbol.iterator] === 'function') return 'an iterator';
+  return undefined;
+}
+
 /** What `value` is if it is a kind of object that a cache cannot store. */
 function unstorable(value: object): string | undefined {
   const duck = value as Record<string | symbol, unknown>;
@@ -322,14 +337,9 @@ function unstorable(value: object): string | undefined {
   if (value instanceof WeakRef) return 'a WeakRef';
   if (value instanceof FinalizationRegistry) return 'a FinalizationRegistry';
   if (types.isSharedArrayBuffer(value)) return 'a SharedArrayBuffer';
-  // Before the async iterator: Node streams are async iterable too.
-  if (typeof duck.pipe === 'function') {
-    return typeof duck.subscribe === 'function' ? 'an Observable' : 'a stream';
-  }
-  if (typeof duck[Symbol.asyncIterator] === 'function') return 'an async iterator';
-  if (types.isGeneratorObject(value)) return 'a generator';
-  // Built-ins whose state is not in their own enumerable properties: as plain data they would come back `{}`.
-  if (typeof duck.next === 'function' && typeof duck[Symbol.iterator] === 'function') return 'an iterator';
+  if (typeof duck.pipe === 'function' && typeof duck.subscribe === 'function') return 'an Observable';
+  const iteration = iterationKind(value);
+  if (iteration !== undefined) return iteration;
   if (types.isNativeError(value) || value instanceof Error) return 'an Error';
   if (value instanceof URL) return 'a URL';
   if (value instanceof URLSearchParams) return 'a URLSearchParams';
