@@ -79,6 +79,27 @@ describe.each(BACKENDS)('@Cacheable on %s', (backend) => {
     expect(service.calls.of('profile')).toBe(before + 2);
   });
 
+  it('gives every hit of a plain JSON value its own copy, however often the entry is read', async () => {
+    const cache = moduleRef.get(CacheService);
+    const stored = { id: 1, items: [{ name: 'a', tags: ['x'] }], owner: { name: 'o' } };
+    let computes = 0;
+    const read = (): Promise<typeof stored> =>
+      cache.getOrSet('plain-copies', () => (computes++, structuredClone(stored)), { namespace: 'copies' });
+    const hits: Array<typeof stored> = [];
+    for (let i = 0; i < 6; i++) {
+      const hit = await read();
+      expect(hit).toEqual(stored);
+      // Each caller changes its value; no later read sees it.
+      hit.items[0]?.tags.push(`changed ${i}`);
+      hit.owner.name = `changed ${i}`;
+      hits.push(hit);
+    }
+    expect(computes).toBe(1);
+    expect(new Set(hits).size).toBe(hits.length);
+    await cache.set('plain-copies', { ...stored, id: 2 }, { namespace: 'copies' });
+    for (let i = 0; i < 3; i++) expect((await read()).id).toBe(2);
+  });
+
   it('keeps synchronous methods synchronous on a miss and on a hit', () => {
     const before = service.calls.of('square');
     const miss = service.square(63);

@@ -9,6 +9,7 @@ import type { MethodCounters } from '../observability/cache-stats.service.js';
 import type { StoredResponse } from '../stores/cache-store.interface.js';
 import { VALUE_STATUS } from '../stores/entry-format.js';
 import { decodeValue, encodeValueShape } from '../values/value-codec.js';
+import { ValueCopies } from '../values/value-copies.js';
 import type { ValueType } from './cache-call.options.js';
 
 /** A computation stopped because its caller left (an Observable unsubscribed first): nothing to share. */
@@ -59,6 +60,8 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 export class ValueCache {
   private readonly logger = new Logger('Cache');
   private readonly warned = new Set<string>();
+  /** Parsed trees of entries read again and again: a hit copies one instead of parsing the text. */
+  private readonly copies = new ValueCopies();
 
   constructor(
     readonly engine: CacheEngine,
@@ -115,7 +118,10 @@ export class ValueCache {
   /** A fresh copy of a value entry, or `undefined` when the entry is not a readable value. */
   decode(entry: StoredResponse, call: ValueCall): { value: unknown } | undefined {
     if (entry.status !== VALUE_STATUS || entry.body === undefined) return undefined;
-    return decodeValue(entry.body, { maxBytes: this.options.memory.maxBytes, type: call.type });
+    return this.copies.decode(call.key.key, entry.body, {
+      maxBytes: this.options.memory.maxBytes,
+      type: call.type,
+    });
   }
 
   /**

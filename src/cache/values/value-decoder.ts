@@ -211,7 +211,11 @@ function bytes(payload: unknown, unit: number): ArrayBuffer {
   return buffer;
 }
 
-function instantiate(value: unknown, prototype: unknown): unknown {
+/**
+ * The `type` option's rule: a plain object, or each plain-object element of an array, becomes an instance of
+ * `prototype`'s class without running its constructor; anything else is returned as it is.
+ */
+export function instantiate(value: unknown, prototype: unknown): unknown {
   if (isPlainObject(value)) return Object.assign(Object.create(prototype as object) as object, value);
   if (Array.isArray(value)) {
     const items = value as unknown[];

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { decodeValue, encodeValue } from './value-codec.js';
+import { ValueCopies } from './value-copies.js';
+
+const user = (id: number): unknown => ({
+  id,
+  name: `user ${id}`,
+  '10': 'an integer key first',
+  tags: ['a', ['nested', { deep: [1, null, true, -0] }]],
+  none: null,
+});
+
+/** Decodes `text` under `key`, failing the test on a miss. */
+function read(copies: ValueCopies, key: string, text: string, type?: abstract new () => unknown): unknown {
+  const found = copies.decode(key, text, { type });
+  if (found === undefined) throw new Error(`a miss: ${text}`);
+  return found.value;
+}
+
+describe('ValueCopies', () => {
+  it('returns what decodeValue returns, as a new tree on every read', () => {
+    const copies = new ValueCopies();
+    const text = encodeValue(user(1));
+    const reads = [1, 2, 3, 4].map(() => read(copies, 'k', text));
+    for (const value of reads) {
+      expect(value).toStrictEqual(decodeValue(text)?.value);
+      expect(Object.keys(value as object)).toEqual(Object.keys(decodeValue(text)?.value as object));
+      expect(
+        Object.is((value as { tags: [string, [string, { deep: number[] }]] }).tags[1][1].deep[3], -0),
+      ).toBe(true);
+    }
+    // Mutating one caller's value changes no other read, earlier or later.
+    const first = reads[2] as { name: string; tags: unknown[] };
+    first.name = 'changed';
+    first.tags.push('more');
+    expect(read(copies, 'k', text)).toStrictEqual(user(1));
+    expect(reads[3]).toStrictEqual(user(1));
+    expect(new Set(reads).size).toBe(reads.length);
+  });
+
+  it('reads the new text when the entry under a key changes, and each key its own text', () => {
+    const copies = new ValueCopies();
+    const one = encodeValue(user(1));
+    const two = encodeValue(user(2));
+    read(copies, 'k', one);
+    read(copies, 'k', one);
+    expect(read(copies, 'k', two)).toStrictEqual(user(2));
+    expect(read(copies, 'k', two)).toStrictEqual(user(2));
+    expect(read(copies, 'other', one)).toStrictEqual(user(1));
+    // An equal text that is another string (as from each Redis reply) is the same text.
+    expect(read(copies, 'k', `${two.slice(0, 5)}${two.slice(5)}`)).toStrictEqual(user(2));
+  });
+
+  it('gives instances of the declared type, and tagged values of their own types', () => {
+    class User {
+      id = 0;
+      greet(): string {
+        return `hi ${this.id}`;
+      }
+    }
+    const copies = new ValueCopies();
+    const text = encodeValue({ id: 7 });
+    for (let i = 0; i < 3; i++) expect((read(copies, 'k', text, User) as User).greet()).toBe('hi 7');
+    const list = encodeValue([{ id: 1 }, { id: 2 }]);
+    for (let i = 0; i < 3; i++) {
+      expect((read(copies, 'l', list, User) as User[]).map((u) => u.greet())).toEqual(['hi 1', 'hi 2']);
+    }
+    const tagged = encodeValue({ at: new Date(5), ids: new Set([1n]) });
+    for (let i = 0; i < 3; i++) {
+      const value = read(copies, 't', tagged) as { at: Date; ids: Set<bigint> };
+      expect(value.at).toEqual(new Date(5));
+      expect(value.ids).toEqual(new Set([1n]));
+    }
+  });
+
+  it('reads corrupt, unsafe and over-long texts as misses on every read', () => {
+    const copies = new ValueCopies();
+    for (const text of ['j{"a":', 'j{"__proto__":{"x":1}}', 'j{"\\u0063onstructor":1}', 'x{}']) {
+      for (let i = 0; i < 3; i++) expect(copies.decode('k', text, {})).toBeUndefined();
+    }
+    const long = encodeValue('x'.repeat(100));
+    read(copies, 'long', long);
+    expect(copies.decode('long', long, { maxBytes: 50 })).toBeUndefined();
+  });
+
+  it('keeps a bounded number of keys and of text characters', () => {
+    const copies = new ValueCopies();
+    for (let i = 0; i < 10_000; i++) {
+      const text = encodeValue(user(i));
+      expect(read(copies, `k${i}`, text)).toStrictEqual(user(i));
+      expect(read(copies, `k${i}`, text)).toStrictEqual(user(i));
+      expect(copies.size).toBeLessThanOrEqual(2048);
+    }
+    const big = encodeValue('y'.repeat(10_000));
+    for (let i = 0; i < 500; i++) read(copies, `big${i}`, big);
+    expect(copies.size).toBeLessThanOrEqual(105);
+  });
+});
