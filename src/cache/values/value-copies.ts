@@ -11,14 +11,18 @@ const MAX_CHARS = 1 << 20;
 /** What is known of the last text read under one key. */
 interface Slot {
   readonly text: string;
-  /** JSON.parse of `text`, never handed out (callers get copies); `undefined` until read twice. */
-  tree: unknown;
+  /** How to copy JSON.parse of `text` (never handed out: callers get copies); `undefined` until read twice. */
+  plan: CopyPlan | undefined;
+  /** JSON.parse of `text` when it is a primitive (its own copy). */
+  primitive: unknown;
+  /** Whether `plan` and `primitive` are set. */
+  parsed: boolean;
 }
 
 /**
  * The value decoder with a memory of the entries read again and again: the parsed tree of a pure JSON text
  * (`j`, see value-format.ts) is kept by entry key, and a later read of the same text under that key gets a copy
- * of the tree, which costs about a quarter of parsing the text again. Every call still returns new objects,
+ * of the tree, which costs about an eighth of parsing the text again. Every call still returns new objects,
  * shared with nothing, deep-equal to what {@link decodeValue} returns for the text.
  *
  * The tree is reused only for a text equal to the one it was parsed from, so what it returns never depends on
@@ -39,12 +43,14 @@ export class ValueCopies {
       if (found !== undefined) this.remember(key, text, slot);
       return found;
     }
-    if (slot.tree === undefined) {
+    if (!slot.parsed) {
       const parsed = decodeValue(text, { maxBytes: options.maxBytes });
       if (parsed === undefined) return undefined;
-      slot.tree = parsed.value;
+      slot.plan = planOf(parsed.value);
+      slot.primitive = slot.plan === undefined ? parsed.value : undefined;
+      slot.parsed = true;
     }
-    const copy = copyTree(slot.tree);
+    const copy = slot.plan === undefined ? slot.primitive : copyOf(slot.plan);
     const type = options.type;
     return { value: type === undefined ? copy : instantiate(copy, type.prototype) };
   }
@@ -64,48 +70,55 @@ export class ValueCopies {
     if (previous !== undefined) this.chars -= previous.text.length;
     else if (this.slots.size >= MAX_SLOTS) this.clear();
     if (this.chars + text.length > MAX_CHARS) this.clear();
-    this.slots.set(key, { text, tree: undefined });
+    this.slots.set(key, { text, plan: undefined, primitive: undefined, parsed: false });
     this.chars += text.length;
   }
 }
 
 /**
- * A deep copy of a tree made by JSON.parse (plain objects, dense arrays, strings, numbers, booleans, null):
- * own keys in their order, so the copy is what parsing the text again would give. The tree's keys were checked
- * by the decoder (no `__proto__`), so plain assignment is safe.
+ * How to copy one object or array of a tree made by JSON.parse (plain objects, dense arrays, strings, numbers,
+ * booleans, null): a shallow copy of the node (spread, or `slice()`), then a copy of each nested object or
+ * array in place. The copy has the node's own keys in their order, so it is what parsing the text again gives;
+ * spreading defines properties (it never sets a prototype) and reads nothing inherited.
  */
-function copyTree(node: unknown): unknown {
-  if (typeof node !== 'object' || node === null) return node;
-  return Array.isArray(node) ? copyArray(node as unknown[]) : copyObject(node as Record<string, unknown>);
+interface CopyPlan {
+  readonly node: object;
+  readonly array: boolean;
+  /** Keys (or indexes) of the node whose values are objects or arrays, and the plan of each. */
+  readonly nested: ReadonlyArray<string | number>;
+  readonly plans: readonly CopyPlan[];
 }
 
-function copyArray(items: unknown[]): unknown[] {
-  const length = items.length;
-  const copy = new Array<unknown>(length);
-  for (let i = 0; i < length; i++) {
-    const item = items[i];
-    copy[i] =
-      typeof item !== 'object' || item === null
-        ? item
-        : Array.isArray(item)
-          ? copyArray(item as unknown[])
-          : copyObject(item as Record<string, unknown>);
-  }
-  return copy;
+const NONE: readonly never[] = [];
+
+/** The plan of a parsed tree; `undefined` for a primitive (which is its own copy). */
+function planOf(tree: unknown): CopyPlan | undefined {
+  return typeof tree === 'object' && tree !== null ? planNode(tree) : undefined;
 }
 
-function copyObject(record: Record<string, unknown>): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  const keys = Object.keys(record);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    const item = record[key];
-    copy[key] =
-      typeof item !== 'object' || item === null
-        ? item
-        : Array.isArray(item)
-          ? copyArray(item as unknown[])
-          : copyObject(item as Record<string, unknown>);
+function planNode(node: object): CopyPlan {
+  const array = Array.isArray(node);
+  const keys: ReadonlyArray<string | number> = array
+    ? (node as unknown[]).map((_, i) => i)
+    : Object.keys(node);
+  let nested: Array<string | number> | undefined;
+  let plans: CopyPlan[] | undefined;
+  for (const key of keys) {
+    const item = (node as Record<string | number, unknown>)[key];
+    if (typeof item !== 'object' || item === null) continue;
+    (nested ??= []).push(key);
+    (plans ??= []).push(planNode(item));
   }
+  return { node, array, nested: nested ?? NONE, plans: plans ?? NONE };
+}
+
+function copyOf(plan: CopyPlan): unknown {
+  const copy = (plan.array ? (plan.node as unknown[]).slice() : { ...plan.node }) as Record<
+    string | number,
+    unknown
+  >;
+  const nested = plan.nested;
+  for (let i = 0; i < nested.length; i++)
+    copy[nested[i] as string | number] = copyOf(plan.plans[i] as CopyPlan);
   return copy;
 }
