@@ -6,7 +6,6 @@ import { validEntry } from '../../src/cache/stores/cache-tier.interface.js';
 import { MemoryTier } from '../../src/cache/stores/memory-tier.js';
 import { INVALIDATE_RECORD_SCRIPT } from '../../src/cache/stores/redis-scripts.js';
 import { RedisTier } from '../../src/cache/stores/redis-tier.js';
-import type { RedisCommands } from '../../src/cache/stores/redis.store.js';
 import { RedisStore } from '../helpers/internals.js';
 import {
   canSpawnRedis,
@@ -15,6 +14,7 @@ import {
   spawnCluster,
   type OwnedCluster,
 } from '../helpers/redis.js';
+import { intercepted, readyStore } from '../helpers/tier-commands.js';
 import { describeTierContract, type RawKeys, type TierSubject } from './store-contract.js';
 
 const runId = `tier-contract-${process.pid}-${Date.now()}`;
@@ -23,18 +23,6 @@ describeTierContract('memory', `${runId}-memory`, async () => ({
   tier: () => new MemoryTier(10_000, 64 * 1024 * 1024),
   teardown: async () => undefined,
 }));
-
-/** A RedisStore whose client is connected and ready for commands. */
-async function readyStore(settings: ConstructorParameters<typeof RedisStore>[0]): Promise<RedisStore> {
-  const store = new RedisStore(settings, { ready: () => undefined, error: () => undefined });
-  await store.connect();
-  const deadline = Date.now() + 10_000;
-  while (!store.ready) {
-    if (Date.now() > deadline) throw new Error('Redis store not ready');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return store;
-}
 
 const redisAvailable = process.env['REDIS_URL'] !== undefined || canSpawnRedis();
 if (!skipWithoutRedis('tier contract on Redis', redisAvailable)) {
@@ -75,7 +63,7 @@ if (!skipWithoutRedis('tier contract on Redis', redisAvailable)) {
         },
       };
     },
-    { raw: true },
+    { raw: true, plainWrites: true },
   );
 }
 
@@ -127,21 +115,6 @@ if (!clusterMissing) {
     },
     { raw: true, slots: true },
   );
-}
-
-/** The same commands, each call passed through `around` (which sends it by calling `send`). */
-function intercepted(
-  commands: RedisCommands,
-  around: (method: string, args: unknown[], send: () => Promise<unknown>) => Promise<unknown>,
-): RedisCommands {
-  return new Proxy(commands, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
-      const method = value as (...args: unknown[]) => Promise<unknown>;
-      return (...args: unknown[]) => around(property, args, () => method.apply(target, args));
-    },
-  });
 }
 
 function entry(tick: number, body: string): StoredResponse {

@@ -6,6 +6,13 @@ export interface RedisScript {
   readonly sha: string;
 }
 
+/**
+ * How much longer than its entry a record is made to live when a write creates it or raises its expiry: at
+ * most 1 s (a quarter of the entry's lifetime when that is shorter). Records thus outlive the last write by
+ * at most this much (docs/storage-model.md, "Footprint"), and the writes of the next half of it need no script.
+ */
+export const RECORD_SLACK_MS = 1000;
+
 function script(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
@@ -37,33 +44,48 @@ end
 
 /**
  * The write of a miss, as one command (docs/storage-model.md, "Write").
- * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 1 when the entry was stored.
+ * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 0 when the entry was not
+ * stored; else `{1, shortest}`: it was stored, and every record lives at least `shortest` ms more.
+ * A record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS}) whenever
+ * it has less than `ttl` + half the slack left, so that the writes of the next moments know it outlives their
+ * entries (RecordLifetimes) and send a plain `SET`.
  */
 export const WRITE_SCRIPT = script(`${CLOCK}
 local tick = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[3])
+local slack = math.min(${RECORD_SLACK_MS}, math.floor(ttl / 4))
+local long = ttl + slack
+local enough = ttl + math.floor(slack / 2)
 local before, current = clockNow(KEYS[2])
 local quiet = before == tick
 local fenced = false
+local present = {}
 for i = 3, #KEYS do
   local record = tickAt(KEYS[i])
-  if record and record > tick then return 0 end
-  if not record and not quiet then
+  if record then
+    if record > tick then return 0 end
+    present[i] = true
+  elseif not quiet then
     redis.call('SET', KEYS[i], current, 'PX', ttl)
     fenced = true
   end
 end
 if fenced then return 0 end
+local shortest = long
 for i = 3, #KEYS do
-  local record = tickAt(KEYS[i])
-  if record then
-    if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  if not present[i] then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', long)
   else
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ttl)
+    local left = redis.call('PTTL', KEYS[i])
+    if left < enough then
+      redis.call('PEXPIRE', KEYS[i], long)
+    elseif left < shortest then
+      shortest = left
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-return 1
+return {1, shortest}
 `);
 
 /**

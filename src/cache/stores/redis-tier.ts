@@ -3,6 +3,7 @@ import { errorMessage } from '../cache.errors.js';
 import type { StoredResponse } from './cache-store.interface.js';
 import { parseEntry, serializeEntry } from './entry-format.js';
 import type { CacheTier, TierRead } from './cache-tier.interface.js';
+import { RecordLifetimes } from './record-lifetimes.js';
 import {
   CLOCK_SCRIPT,
   ENSURE_RECORD_SCRIPT,
@@ -22,12 +23,22 @@ function tickOf(raw: unknown): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** The reply of a write script that stored its entry: `[1, shortest remaining lifetime of its records]`. */
+function storedFor(reply: unknown): number | undefined {
+  if (!Array.isArray(reply) || Number(reply[0]) !== 1) return undefined;
+  const shortest = Number(reply[1]);
+  return Number.isFinite(shortest) && shortest > 0 ? shortest : 0;
+}
+
 /**
  * Entries and their invalidation metadata in Redis (docs/storage-model.md). On one server a lookup is one
- * `MGET`, a miss's write one script and an invalidation one script. On a cluster, where one command may not
- * span slots, each step is split into single-key commands sent together.
+ * `MGET`, a miss's write one script (or one `SET`, see {@link RecordLifetimes}) and an invalidation one script.
+ * On a cluster, where one command may not span slots, each step is split into single-key commands sent together.
  */
 export class RedisTier implements CacheTier {
+  /** Single server: which records are known to outlive the entries written now (writes without a script). */
+  private readonly lifetimes = new RecordLifetimes();
+
   constructor(
     private readonly commands: RedisCommands,
     private readonly clockKey: string,
@@ -41,7 +52,11 @@ export class RedisTier implements CacheTier {
     const values = await this.commands.mGet(withEntry ? keys : keys.slice(1));
     const offset = withEntry ? 1 : 0;
     const records = new Array<number | undefined>(values.length - offset - 1);
-    for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
+    for (let i = 0; i < records.length; i++) {
+      const tick = tickOf(values[i + offset + 1]);
+      records[i] = tick;
+      if (tick === undefined) this.lifetimes.forget(key.recordKeys[i] as string);
+    }
     return {
       entry: withEntry ? parseEntry(values[0]) : undefined,
       clock: tickOf(values[offset]) ?? 0,
@@ -52,7 +67,11 @@ export class RedisTier implements CacheTier {
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
     if (recordKeys.length === 0) return [];
     const values = await this.commands.mGet(recordKeys as string[]);
-    return values.map(tickOf);
+    return values.map((value, i) => {
+      const tick = tickOf(value);
+      if (tick === undefined) this.lifetimes.forget(recordKeys[i] as string);
+      return tick;
+    });
   }
 
   async write(
@@ -65,12 +84,22 @@ export class RedisTier implements CacheTier {
     const payload = serializeEntry(entry, ttlMs);
     const tick = String(entry.tick);
     if (!this.cluster) {
-      const stored = await this.run(
+      const sentAt = Date.now();
+      if (this.lifetimes.outlive(recordKeys, sentAt + Number(ttl))) {
+        // Every record is known to outlive the entry: the entry alone. If an invalidation raced this write, the
+        // records it moved refuse the entry when it is read; if a record was lost, the entry is a miss.
+        await this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } });
+        return true;
+      }
+      const reply = await this.run(
         WRITE_SCRIPT,
         [key.key, this.clockKey, ...recordKeys],
         [tick, payload, ttl],
       );
-      return Number(stored) === 1;
+      const shortest = storedFor(reply);
+      if (shortest === undefined) return false;
+      this.lifetimes.learn(recordKeys, sentAt + shortest);
+      return true;
     }
     return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
   }
@@ -131,6 +160,7 @@ export class RedisTier implements CacheTier {
 
   /** Loads the scripts of the single-server path (after every connect: a restarted server forgot them). */
   async load(): Promise<void> {
+    this.lifetimes.clear();
     if (this.cluster) return;
     await Promise.all([WRITE_SCRIPT, INVALIDATE_SCRIPT].map((s) => this.commands.scriptLoad(s.source)));
   }
