@@ -120,7 +120,8 @@ export function describeTierContract(
       const records = [...key.recordKeys, ...on.space.tagRecords(tags)];
       const stored = await on.tier.write(key, records, entry(stamp, body, ttlMs, { tags }), ttlMs);
       expect(stored, `write of ${key.key}`).toBe(true);
-      return stamp;
+      // Stamped 0 (no clock yet), the entry is stamped with the clock the write brought back.
+      return (await on.tier.read(key, true)).entry?.tick ?? stamp;
     }
 
     beforeAll(async () => {
@@ -156,6 +157,7 @@ export function describeTierContract(
 
     it('returns what was written, field for field, with records that allow it', async () => {
       use();
+      await tier.invalidate([]); // a clock to stamp with: the entries come back as written
       const key = space.entry('users', 'users:1:single');
       const stamp = (await tier.read(key, true)).clock;
       const value = entry(stamp, '{"a":1,"text":"héllo ✓ 😀"}', TTL, { tags: ['t1'] });
@@ -170,6 +172,7 @@ export function describeTierContract(
 
     it('keeps bodiless, binary and large entries intact', async () => {
       use();
+      await tier.invalidate([]); // a clock to stamp with: the entries come back as written
       const values = {
         empty: (tick: number) => entry(tick, '', TTL, { body: undefined, contentType: undefined }),
         binary: (tick: number) =>
@@ -271,6 +274,7 @@ export function describeTierContract(
 
     it('refuses a write when an invalidation happened between its read and its write (records absent)', async () => {
       use();
+      await tier.invalidate([]); // a clock to stamp with (a lookup without one: see the lost-clock case)
       const key = space.entry('race', 'race:1');
       const stamp = (await tier.read(key, true)).clock;
       // Nothing to move: only the clock tells that the invalidation happened.
@@ -324,7 +328,8 @@ export function describeTierContract(
             const where = `${warm ? 'warm' : 'cold'}, invalidation at ${at}, round ${round}`;
             expect(tick, where).toBeGreaterThan(stamp);
             expect(read.clock, where).toBe(tick);
-            expect(read.entry === undefined || read.entry.tick <= stamp, where).toBe(true);
+            // Computed before the invalidation (a write stamped 0 is stamped with the clock it brings back).
+            expect(read.entry === undefined || read.entry.tick < tick, where).toBe(true);
             expect(
               valid(read),
               `${where}: ${read.entry?.body} stamped ${read.entry?.tick}, records ${read.records.join()}`,
@@ -423,7 +428,8 @@ export function describeTierContract(
           expect(keys.length).toBeGreaterThan(10);
           for (const name of keys) {
             const pttl = await raw().pttl(name);
-            if (name === space.clockKey) expect(pttl, name).toBe(-1);
+            // The clock, and the value it was made with (when a write made it), live forever.
+            if (name === space.clockKey || name === `${space.clockKey}-born`) expect(pttl, name).toBe(-1);
             else {
               expect(pttl, name).toBeGreaterThan(0);
               // A cluster's invalidation creates its records for at least RedisTier's default 10 s.
@@ -502,6 +508,47 @@ export function describeTierContract(
             expect(await raw().pttl(key.key), junk).toBeGreaterThan(0);
           }
         });
+
+        // A cluster does not tell a lost clock from a new one (docs/storage-model.md, "A lost clock").
+        if (capabilities.slots !== true) {
+          it('never lets a lost clock make an invalidated entry valid again', async () => {
+            use();
+            const old = space.entry('lost', 'lost:1');
+            await store(old, 'old');
+            await tier.invalidate([space.record(Scopes.namespace('lost'))]);
+            expect(valid(await tier.read(old, true))).toBe(false);
+            // The clock and the records the invalidation moved are lost (evicted); the old entry survives.
+            for (const name of [
+              space.clockKey,
+              space.record(Scopes.all),
+              space.record(Scopes.namespace('lost')),
+            ])
+              await raw().del(name);
+            // A write stamped without a clock: stamped with the clock it brings back, above every earlier tick,
+            // and so are the records it creates.
+            const other = space.entry('lost', 'lost:2');
+            expect((await tier.read(other, true)).clock).toBe(0);
+            expect(await tier.write(other, other.recordKeys, entry(0, 'stamped without a clock'), TTL)).toBe(
+              true,
+            );
+            const clock = Number(await raw().get(space.clockKey));
+            const read = await tier.read(other, true);
+            expect(read.entry?.body).toBe('stamped without a clock');
+            expect(read.entry?.tick).toBe(clock);
+            expect(valid(read)).toBe(true);
+            expect(valid(await tier.read(old, true))).toBe(false);
+            // Only the clock lost: a record that outlived it refuses a write stamped 0 (it may have been moved
+            // by an invalidation the lost clock counted), and the clock comes back for the next lookup.
+            await raw().del(space.clockKey);
+            const third = space.entry('lost', 'lost:3');
+            expect(await tier.write(third, third.recordKeys, entry(0, 'refused'), TTL)).toBe(false);
+            expect(valid(await tier.read(third, true))).toBe(false);
+            const again = await tier.read(third, true);
+            expect(again.clock).toBeGreaterThan(clock);
+            expect(await tier.write(third, third.recordKeys, entry(again.clock, 'stored'), TTL)).toBe(true);
+            expect(valid(await tier.read(old, true))).toBe(false);
+          });
+        }
 
         it('treats a corrupt clock as missing, and the next invalidation replaces it with a higher tick', async () => {
           use();

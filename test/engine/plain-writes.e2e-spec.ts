@@ -1,4 +1,10 @@
+import { Logger } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheModule, CacheService } from '../../src/cache/index.js';
+import { INVALIDATE_SCRIPT } from '../../src/cache/stores/redis-scripts.js';
+import { CacheBackend } from '../helpers/internals.js';
+import { waitUntil } from '../helpers/wait.js';
 import { KeySpace, Scopes, type EntryKey } from '../../src/cache/engine/entry-key.js';
 import type { StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
 import { validEntry } from '../../src/cache/stores/cache-tier.interface.js';
@@ -48,6 +54,8 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     });
     const tier = new RedisTier(commands, space.clockKey, false);
     await tier.load();
+    // A clock to stamp with (a write stamped 0, with no clock, is refused: see the clock-loss test).
+    await tier.invalidate([]);
     sent.length = 0;
     const cycle = async (key: EntryKey, body: string): Promise<boolean> => {
       const stamp = (await tier.read(key, true)).clock;
@@ -77,12 +85,14 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     expect(sent).toEqual(['mGet', 'evalSha']);
   });
 
-  it('never makes an entry valid when an invalidation races it: the records it moved refuse the entry', async () => {
+  it('never makes an entry valid when another instance invalidates during the computation: its records refuse it', async () => {
     const { space, tier, sent, cycle, valid } = await scene();
+    const other = new RedisTier(store.commands, space.clockKey, false);
     const key = space.entry('race', 'race:1');
     await cycle(key, 'before');
     const stamp = (await tier.read(key, true)).clock;
-    await tier.invalidate([space.record(Scopes.namespace('race'))]);
+    // Not seen here: this instance sends the entry without checking it.
+    await other.invalidate([space.record(Scopes.namespace('race'))]);
     sent.length = 0;
     await tier.write(key, key.recordKeys, entry(stamp, 'computed before the invalidation'), TTL);
     expect(sent).toEqual(['set']);
@@ -90,6 +100,31 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     // Computed after it: valid.
     expect(await cycle(key, 'after')).toBe(true);
     expect((await valid(key))?.body).toBe('after');
+  });
+
+  it('checks a write stamped before a clock this instance has seen, so it never replaces a newer entry', async () => {
+    const { space, tier, sent, cycle, valid } = await scene();
+    const key = space.entry('late', 'late:1');
+    await cycle(key, 'v0');
+    const early = (await tier.read(key, true)).clock;
+    await tier.invalidate([space.record(Scopes.namespace('late'))]);
+    // Computed after the invalidation, and stored.
+    expect(await cycle(key, 'new')).toBe(true);
+    // The computation that started before it ends: refused by the script, and the newer entry stays.
+    sent.length = 0;
+    expect(await tier.write(key, key.recordKeys, entry(early, 'old'), TTL)).toBe(false);
+    expect(sent).toEqual(['evalSha']);
+    expect((await valid(key))?.body).toBe('new');
+    // A lookup that read a newer clock (another instance's invalidation) has the same effect.
+    const stamp = (await tier.read(key, true)).clock;
+    await new RedisTier(store.commands, space.clockKey, false).invalidate([
+      space.record(Scopes.namespace('late')),
+    ]);
+    expect(await cycle(key, 'newer')).toBe(true);
+    sent.length = 0;
+    expect(await tier.write(key, key.recordKeys, entry(stamp, 'raced'), TTL)).toBe(false);
+    expect(sent).toEqual(['evalSha']);
+    expect((await valid(key))?.body).toBe('newer');
   });
 
   it('after a record is lost: the entry is a miss, the next lookup forgets the record and the next write recreates it', async () => {
@@ -120,5 +155,64 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     sent.length = 0;
     await cycle(key, 'two');
     expect(sent).toContain('evalSha');
+  });
+});
+
+describe.skipIf(skip)('with L1: a write sent without the check', () => {
+  let redis: OwnedRedis;
+  let moduleRef: TestingModule;
+  let store: RedisStore;
+  const prefix = `plain-l1-${process.pid}`;
+
+  beforeAll(async () => {
+    redis = await spawnRedis();
+    store = await readyStore({ url: redis.url, connectTimeout: 2000 });
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        CacheModule.forRoot({
+          enabled: true,
+          keyPrefix: prefix,
+          redis: { enabled: true, url: redis.url, operationTimeout: 500 },
+          l1: { enabled: true },
+        }),
+      ],
+    }).compile();
+    moduleRef.useLogger(new Logger());
+    await moduleRef.init();
+    const backend = moduleRef.get(CacheBackend);
+    await waitUntil(() => backend.backend === 'redis' && backend.l1Serving, 5000, 'Redis and the bus');
+  });
+  afterAll(async () => {
+    await moduleRef?.close();
+    await store?.close();
+    await redis?.stop();
+  });
+
+  it('is not kept in L1: an invalidation from another instance, not announced yet, is not missed', async () => {
+    const cache = moduleRef.get(CacheService);
+    const at = { namespace: 'users' };
+    await cache.set(['user', 1], { name: 'v0' }, at);
+    await cache.delete(['user', 1], at);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = cache.getOrSet(
+      ['user', 1],
+      async () => {
+        await gate;
+        return { name: 'old' };
+      },
+      at,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Another instance invalidates the namespace in Redis; its bus announcement never comes (it died).
+    await store.commands.eval(INVALIDATE_SCRIPT.source, {
+      keys: [`${prefix}:@clock`, `${prefix}:@s:n:users`],
+      arguments: [],
+    });
+    release();
+    expect(await slow).toEqual({ name: 'old' });
+    // The write lands after the call returns.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 3; i++) expect(await cache.get(['user', 1], at)).toBeUndefined();
   });
 });

@@ -20,9 +20,23 @@ export function serializeEntry(entry: StoredResponse, ttlMs: number): string {
   return `${VALUE_MARK}${JSON.stringify(fields)}\n${body}`;
 }
 
-/** The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape). */
+/** First character of an entry written by a write stamped 0: `@{tick}\n` and the entry, stamped `tick`. */
+const STAMP_MARK = '@';
+
+/**
+ * The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape). `@{tick}\n`
+ * before the entry gives its stamp: the write script's, for a write whose lookup found no clock (see
+ * WRITE_SCRIPT).
+ */
 export function parseEntry(raw: unknown): StoredResponse | undefined {
   if (typeof raw !== 'string') return undefined;
+  if (raw.startsWith(STAMP_MARK)) {
+    const end = raw.indexOf('\n');
+    const tick = end === -1 ? NaN : Number(raw.slice(1, end));
+    if (!Number.isSafeInteger(tick) || tick <= 0) return undefined;
+    const entry = parseEntry(raw.slice(end + 1));
+    return entry === undefined ? undefined : { ...entry, tick };
+  }
   try {
     if (raw.startsWith(VALUE_MARK)) {
       const end = raw.indexOf('\n');

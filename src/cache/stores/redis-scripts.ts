@@ -44,11 +44,17 @@ end
 
 /**
  * The write of a miss, as one command (docs/storage-model.md, "Write").
- * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 0 when the entry was not
- * stored; else `{1, shortest}`: it was stored, and every record lives at least `shortest` ms more.
+ * KEYS: entry, clock, the clock's birth, records... ARGV: stamp (tick), payload, ttl ms. Returns 0 when the entry
+ * was not stored; else `{1, shortest}`: it was stored, and every record lives at least `shortest` ms more.
  * A record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS}) whenever
  * it has less than `ttl` + half the slack left, so that the writes of the next moments know it outlives their
  * entries (RecordLifetimes) and send a plain `SET`.
+ *
+ * A stamp of 0: the lookup found no clock (a new prefix, or a lost clock: invalidations before a loss are
+ * unknown, so no record may be created at 0). The write is then stamped with the clock made since (stored as
+ * `@{tick}` and a newline before the entry), provided that clock never ticked since it was made (it still
+ * equals its birth: no invalidation since the lookup) and every record of the entry holds exactly that tick or
+ * is missing (a record holding another one outlived an earlier clock: refused).
  */
 export const WRITE_SCRIPT = script(`${CLOCK}
 local tick = tonumber(ARGV[1])
@@ -57,24 +63,38 @@ local slack = math.min(${RECORD_SLACK_MS}, math.floor(ttl / 4))
 local long = ttl + slack
 local enough = ttl + math.floor(slack / 2)
 local before, current = clockNow(KEYS[2])
-local quiet = before == tick
+local adopt = false
+if tick == 0 then
+  if before == 0 then
+    redis.call('SET', KEYS[3], current)
+    adopt = true
+  else
+    adopt = tickAt(KEYS[3]) == before
+  end
+end
+local quiet = before == tick and tick ~= 0
+local stamp = ARGV[1]
+if adopt then
+  stamp = current
+  tick = tonumber(current)
+end
 local fenced = false
 local present = {}
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local record = tickAt(KEYS[i])
   if record then
-    if record > tick then return 0 end
+    if record > tick or (adopt and record ~= tick) then return 0 end
     present[i] = true
-  elseif not quiet then
+  elseif not quiet and not adopt then
     redis.call('SET', KEYS[i], current, 'PX', ttl)
     fenced = true
   end
 end
 if fenced then return 0 end
 local shortest = long
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   if not present[i] then
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', long)
+    redis.call('SET', KEYS[i], stamp, 'PX', long)
   else
     local left = redis.call('PTTL', KEYS[i])
     if left < enough then
@@ -84,7 +104,11 @@ for i = 3, #KEYS do
     end
   end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+if adopt then
+  redis.call('SET', KEYS[1], '@' .. stamp .. '\\n' .. ARGV[2], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+end
 return {1, shortest}
 `);
 

@@ -38,6 +38,10 @@ function storedFor(reply: unknown): number | undefined {
 export class RedisTier implements CacheTier {
   /** Single server: which records are known to outlive the entries written now (writes without a script). */
   private readonly lifetimes = new RecordLifetimes();
+  /** The newest clock value this instance has read or made: a write stamped before it may have been raced. */
+  private newestClock = 0;
+  /** The clock's value when a write made it (finding none): equal to the clock until it first ticks. */
+  private readonly birthKey: string;
 
   constructor(
     private readonly commands: RedisCommands,
@@ -45,7 +49,9 @@ export class RedisTier implements CacheTier {
     private readonly cluster: boolean,
     /** Cluster only: how long a record an invalidation creates lives (longer than a value takes to compute). */
     private readonly clusterRecordTtlMs = 10_000,
-  ) {}
+  ) {
+    this.birthKey = `${clockKey}-born`;
+  }
 
   async read(key: EntryKey, withEntry: boolean): Promise<TierRead> {
     const keys = key.readKeys as string[];
@@ -57,11 +63,9 @@ export class RedisTier implements CacheTier {
       records[i] = tick;
       if (tick === undefined) this.lifetimes.forget(key.recordKeys[i] as string);
     }
-    return {
-      entry: withEntry ? parseEntry(values[0]) : undefined,
-      clock: tickOf(values[offset]) ?? 0,
-      records,
-    };
+    const clock = tickOf(values[offset]) ?? 0;
+    if (clock > this.newestClock) this.newestClock = clock;
+    return { entry: withEntry ? parseEntry(values[0]) : undefined, clock, records };
   }
 
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
@@ -80,28 +84,46 @@ export class RedisTier implements CacheTier {
     entry: StoredResponse,
     ttlMs: number,
   ): Promise<boolean> {
+    return (await this.store(key, recordKeys, entry, ttlMs)) !== 'refused';
+  }
+
+  /**
+   * {@link write}, telling how: `stored` (checked against its records and stored), `refused` (an invalidation
+   * came first, or it failed the checks), or `sent` (a plain `SET`, see below: stored, and valid unless an
+   * invalidation made by another instance, not yet seen here, raced it; its records then refuse it when read).
+   */
+  async store(
+    key: EntryKey,
+    recordKeys: readonly string[],
+    entry: StoredResponse,
+    ttlMs: number,
+  ): Promise<'stored' | 'sent' | 'refused'> {
     const ttl = String(Math.max(1, Math.ceil(ttlMs)));
     const payload = serializeEntry(entry, ttlMs);
     const tick = String(entry.tick);
-    if (!this.cluster) {
-      const sentAt = Date.now();
-      if (this.lifetimes.outlive(recordKeys, sentAt + Number(ttl))) {
-        // Every record is known to outlive the entry: the entry alone. If an invalidation raced this write, the
-        // records it moved refuse the entry when it is read; if a record was lost, the entry is a miss.
-        await this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } });
-        return true;
-      }
-      const reply = await this.run(
-        WRITE_SCRIPT,
-        [key.key, this.clockKey, ...recordKeys],
-        [tick, payload, ttl],
-      );
-      const shortest = storedFor(reply);
-      if (shortest === undefined) return false;
-      this.lifetimes.learn(recordKeys, sentAt + shortest);
-      return true;
+    if (this.cluster) {
+      return (await this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl)) ? 'stored' : 'refused';
     }
-    return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
+    const sentAt = Date.now();
+    // No clock newer than the stamp seen since (so no invalidation made or seen here since the lookup), and
+    // every record known to outlive the entry: the entry alone.
+    if (
+      entry.tick !== 0 &&
+      entry.tick === this.newestClock &&
+      this.lifetimes.outlive(recordKeys, sentAt + Number(ttl))
+    ) {
+      await this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } });
+      return 'sent';
+    }
+    const reply = await this.run(
+      WRITE_SCRIPT,
+      [key.key, this.clockKey, this.birthKey, ...recordKeys],
+      [tick, payload, ttl],
+    );
+    const shortest = storedFor(reply);
+    if (shortest === undefined) return 'refused';
+    this.lifetimes.learn(recordKeys, sentAt + shortest);
+    return 'stored';
   }
 
   /**
@@ -134,10 +156,15 @@ export class RedisTier implements CacheTier {
       return false;
     }
     const created = recordKeys.filter((_, i) => Number(replies[i]) === 2);
-    const clock = tickOf(clockRaw) ?? 0;
-    if (created.length === 0 || clock === tick) return true;
-    // A record was missing while the clock moved: it may have been invalidated and lost (expired, evicted)
-    // while the value was computed. Raise the records this write created to the clock: the entry is refused.
+    if (created.length === 0) return true;
+    let clock = tickOf(clockRaw) ?? 0;
+    // A write stamped 0 (no clock at its lookup) with the clock still missing creates its records at 0: on a
+    // cluster, a lost clock is not told apart from a new one (docs/storage-model.md, "A lost clock").
+    if (clock === tick) return true;
+    // A record was missing while the clock moved, or while no clock was known (lost: invalidations before the
+    // loss are unknown): it may have been invalidated and lost (expired, evicted) while the value was computed.
+    // Raise the records this write created to the clock (brought back first, when lost): the entry is refused.
+    if (clock === 0) clock = tickOf(await this.run(CLOCK_SCRIPT, [this.clockKey], [])) ?? 0;
     await Promise.all(
       created.map((recordKey) =>
         this.commands.eval(RAISE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [String(clock)] }),
@@ -147,7 +174,11 @@ export class RedisTier implements CacheTier {
   }
 
   async invalidate(recordKeys: readonly string[]): Promise<number> {
-    if (!this.cluster) return Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
+    if (!this.cluster) {
+      const tick = Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
+      if (tick > this.newestClock) this.newestClock = tick;
+      return tick;
+    }
     const tick = String(await this.run(TICK_SCRIPT, [this.clockKey], []));
     const min = String(this.clusterRecordTtlMs);
     await Promise.all(

@@ -106,6 +106,36 @@ describe('ValueCopies', () => {
     expect(copies.decode('long', long, { maxBytes: 50 })).toBeUndefined();
   });
 
+  it('never hands out the kept tree: changing the read that kept it changes no later read', () => {
+    const copies = new ValueCopies();
+    const text = encodeValue(user(5));
+    read(copies, 'k', text);
+    const second = read(copies, 'k', text) as { tags: [string, [string, { deep: unknown[] }]] };
+    second.tags[1][1].deep.length = 0;
+    expect(read(copies, 'k', text)).toStrictEqual(user(5));
+  });
+
+  it('decodes deep or large trees on every read instead of keeping them, and never throws', () => {
+    const copies = new ValueCopies();
+    const deep = `j${'['.repeat(5000)}${']'.repeat(5000)}`;
+    for (let i = 0; i < 3; i++) {
+      let node = copies.decode('deep', deep, {})?.value;
+      for (let level = 1; level < 5000; level++) node = (node as unknown[])[0];
+      expect(node).toEqual([]);
+    }
+    const wide = encodeValue(Array.from({ length: 5000 }, (_, i) => ({ i })));
+    for (let i = 0; i < 3; i++) expect(read(copies, 'wide', wide)).toHaveLength(5000);
+    expect(copies.keptNodes).toBe(0);
+    // Within the bounds: kept, and the kept objects and arrays of all trees stay bounded.
+    for (let n = 0; n < 100; n++) {
+      const text = encodeValue(Array.from({ length: 4000 }, () => []));
+      read(copies, `many${n}`, text);
+      expect(read(copies, `many${n}`, text)).toHaveLength(4000);
+      expect(copies.keptNodes).toBeLessThanOrEqual(1 << 16);
+    }
+    expect(copies.keptNodes).toBeGreaterThan(0);
+  });
+
   it('keeps a bounded number of keys and of text characters', () => {
     const copies = new ValueCopies();
     for (let i = 0; i < 10_000; i++) {
