@@ -652,9 +652,11 @@ if (disabledChecks.length > 0) {
 }
 lines.push('## Reading the cells', '');
 lines.push(
-  "- On a hit every library deserializes the stored text into a copy for its caller, with one exception: cache-manager's",
+  "- On a hit every library gives its caller a copy of the stored value, with one exception: cache-manager's",
   '  `wrap()` coalesces all concurrent calls on one key, hits included, so in the 32-caller HIT cells the callers of',
   '  the warm key share one lookup and one deserialized object; ours and Bentocache give each caller its own copy.',
+  '  Bentocache and cache-manager parse the stored text on every hit; ours parses a plain JSON value once, keeps the',
+  '  tree, and copies it for each later hit of the same text (docs/methods.md, "Values").',
   '- On a miss every library returns the computed object itself (ours does for plain JSON data, which the cache only',
   '  holds as text; a value with Dates, Maps or class instances comes back decoded, as a hit gives it).',
   '- A Redis HIT of ours is one `MGET` (the entry and its invalidation records, so a hit reads several keys); a value',

@@ -35,7 +35,7 @@ interface Slot {
 /**
  * The value decoder with a memory of the entries read again and again: the parsed tree of a pure JSON text
  * (`j`, see value-format.ts) is kept by entry key, and a later read of the same text under that key gets a copy
- * of the tree, which costs about a quarter of parsing the text again. Every call still returns new objects,
+ * of the tree, which costs about an eighth of parsing the text again. Every call still returns new objects,
  * shared with nothing, deep-equal to what {@link decodeValue} returns for the text.
  *
  * The tree is reused only for a text equal to the one it was parsed from, so what it returns never depends on
