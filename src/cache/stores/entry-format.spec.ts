@@ -27,6 +27,21 @@ describe('entry format in Redis', () => {
     expect(parseEntry(raw)).toEqual({ ...value });
   });
 
+  it('reads the stamp a write gave an entry when its lookup found no clock (`@{tick}` line)', () => {
+    const response: StoredResponse = { ...base, tick: 0, status: 200, body: 'hi', etag: '"x"' };
+    const value: StoredResponse = { ...base, tick: 0, status: VALUE_STATUS, body: 'j1' };
+    for (const entry of [response, value]) {
+      expect(parseEntry(`@1796179132093494\n${serializeEntry(entry, 1000)}`)).toEqual({
+        ...entry,
+        tick: 1796179132093494,
+      });
+    }
+    for (const head of ['@0', '@-5', '@1.5', '@abc', '@', '@99999999999999999']) {
+      expect(parseEntry(`${head}\n${serializeEntry(response, 1000)}`), head).toBeUndefined();
+    }
+    expect(parseEntry('@123')).toBeUndefined();
+  });
+
   it('reads anything else as no entry, without throwing', () => {
     for (const raw of [
       undefined,
