@@ -63,7 +63,7 @@ if (!skipWithoutRedis('tier contract on Redis', redisAvailable)) {
         },
       };
     },
-    { raw: true, plainWrites: true },
+    { raw: true, recordSlack: true },
   );
 }
 

@@ -192,22 +192,19 @@ export class RedisConnection {
     ttlMs: number,
   ): Promise<boolean> {
     try {
-      const outcome = await withDeadline(
-        this.tier.store(key, records, entry, ttlMs),
+      const stored = await withDeadline(
+        this.tier.write(key, records, entry, ttlMs),
         this.options.redis.operationTimeout,
         'set',
       );
       this.breaker.succeeded();
-      if (outcome !== 'refused' && this.l1?.serving === true && this.bus !== undefined) {
-        // Only an entry checked against its records in Redis is kept: one sent without the check may have been
-        // raced by an invalidation whose announcement has not arrived (Redis then refuses it, and so must L1).
-        if (outcome === 'stored') this.l1.keep(key.key, entry, ttlMs);
-        else this.l1.drop(key.key);
+      if (stored && this.l1?.serving === true && this.bus !== undefined) {
+        this.l1.keep(key.key, entry, ttlMs);
         this.bus
           .publish({ type: 'overwrite', key: key.key })
           .catch((error: unknown) => this.failed('publish', error));
       }
-      return outcome !== 'refused';
+      return stored;
     } catch (error) {
       this.failed('write', error);
       return false;

@@ -9,7 +9,7 @@ export interface RedisScript {
 /**
  * How much longer than its entry a record is made to live when a write creates it or raises its expiry: at
  * most 1 s (a quarter of the entry's lifetime when that is shorter). Records thus outlive the last write by
- * at most this much (docs/storage-model.md, "Footprint"), and the writes of the next half of it need no script.
+ * at most this much (docs/storage-model.md, "Footprint"), and the writes of the next half of it raise no expiry.
  */
 export const RECORD_SLACK_MS = 1000;
 
@@ -44,11 +44,10 @@ end
 
 /**
  * The write of a miss, as one command (docs/storage-model.md, "Write").
- * KEYS: entry, clock, the clock's birth, records... ARGV: stamp (tick), payload, ttl ms. Returns 0 when the entry
- * was not stored; else `{1, shortest}`: it was stored, and every record lives at least `shortest` ms more.
- * A record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS}) whenever
- * it has less than `ttl` + half the slack left, so that the writes of the next moments know it outlives their
- * entries (RecordLifetimes) and send a plain `SET`.
+ * KEYS: entry, clock, the clock's birth, records... ARGV: stamp (tick), payload, ttl ms. Returns 1 when the entry
+ * was stored. A record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS})
+ * whenever it has less than `ttl` + half the slack left, so that the writes of the next moments only read its
+ * expiry (`PTTL`) instead of raising it again.
  *
  * A stamp of 0: the lookup found no clock (a new prefix, or a lost clock: invalidations before a loss are
  * unknown, so no record may be created at 0). The write is then stamped with the clock made since (stored as
@@ -91,17 +90,11 @@ for i = 4, #KEYS do
   end
 end
 if fenced then return 0 end
-local shortest = long
 for i = 4, #KEYS do
   if not present[i] then
     redis.call('SET', KEYS[i], stamp, 'PX', long)
   else
-    local left = redis.call('PTTL', KEYS[i])
-    if left < enough then
-      redis.call('PEXPIRE', KEYS[i], long)
-    elseif left < shortest then
-      shortest = left
-    end
+    if redis.call('PTTL', KEYS[i]) < enough then redis.call('PEXPIRE', KEYS[i], long) end
   end
 end
 if adopt then
@@ -109,7 +102,7 @@ if adopt then
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
 end
-return {1, shortest}
+return 1
 `);
 
 /**

@@ -3,7 +3,6 @@ import { errorMessage } from '../cache.errors.js';
 import type { StoredResponse } from './cache-store.interface.js';
 import { parseEntry, serializeEntry } from './entry-format.js';
 import type { CacheTier, TierRead } from './cache-tier.interface.js';
-import { RecordLifetimes } from './record-lifetimes.js';
 import {
   CLOCK_SCRIPT,
   ENSURE_RECORD_SCRIPT,
@@ -23,23 +22,12 @@ function tickOf(raw: unknown): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** The reply of a write script that stored its entry: `[1, shortest remaining lifetime of its records]`. */
-function storedFor(reply: unknown): number | undefined {
-  if (!Array.isArray(reply) || Number(reply[0]) !== 1) return undefined;
-  const shortest = Number(reply[1]);
-  return Number.isFinite(shortest) && shortest > 0 ? shortest : 0;
-}
-
 /**
  * Entries and their invalidation metadata in Redis (docs/storage-model.md). On one server a lookup is one
- * `MGET`, a miss's write one script (or one `SET`, see {@link RecordLifetimes}) and an invalidation one script.
- * On a cluster, where one command may not span slots, each step is split into single-key commands sent together.
+ * `MGET`, a miss's write one script and an invalidation one script. On a cluster, where one command may not
+ * span slots, each step is split into single-key commands sent together.
  */
 export class RedisTier implements CacheTier {
-  /** Single server: which records are known to outlive the entries written now (writes without a script). */
-  private readonly lifetimes = new RecordLifetimes();
-  /** The newest clock value this instance has read or made: a write stamped before it may have been raced. */
-  private newestClock = 0;
   /** The clock's value when a write made it (finding none): equal to the clock until it first ticks. */
   private readonly birthKey: string;
 
@@ -58,24 +46,18 @@ export class RedisTier implements CacheTier {
     const values = await this.commands.mGet(withEntry ? keys : keys.slice(1));
     const offset = withEntry ? 1 : 0;
     const records = new Array<number | undefined>(values.length - offset - 1);
-    for (let i = 0; i < records.length; i++) {
-      const tick = tickOf(values[i + offset + 1]);
-      records[i] = tick;
-      if (tick === undefined) this.lifetimes.forget(key.recordKeys[i] as string);
-    }
-    const clock = tickOf(values[offset]) ?? 0;
-    if (clock > this.newestClock) this.newestClock = clock;
-    return { entry: withEntry ? parseEntry(values[0]) : undefined, clock, records };
+    for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
+    return {
+      entry: withEntry ? parseEntry(values[0]) : undefined,
+      clock: tickOf(values[offset]) ?? 0,
+      records,
+    };
   }
 
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
     if (recordKeys.length === 0) return [];
     const values = await this.commands.mGet(recordKeys as string[]);
-    return values.map((value, i) => {
-      const tick = tickOf(value);
-      if (tick === undefined) this.lifetimes.forget(recordKeys[i] as string);
-      return tick;
-    });
+    return values.map(tickOf);
   }
 
   async write(
@@ -84,46 +66,16 @@ export class RedisTier implements CacheTier {
     entry: StoredResponse,
     ttlMs: number,
   ): Promise<boolean> {
-    return (await this.store(key, recordKeys, entry, ttlMs)) !== 'refused';
-  }
-
-  /**
-   * {@link write}, telling how: `stored` (checked against its records and stored), `refused` (an invalidation
-   * came first, or it failed the checks), or `sent` (a plain `SET`, see below: stored, and valid unless an
-   * invalidation made by another instance, not yet seen here, raced it; its records then refuse it when read).
-   */
-  async store(
-    key: EntryKey,
-    recordKeys: readonly string[],
-    entry: StoredResponse,
-    ttlMs: number,
-  ): Promise<'stored' | 'sent' | 'refused'> {
     const ttl = String(Math.max(1, Math.ceil(ttlMs)));
     const payload = serializeEntry(entry, ttlMs);
     const tick = String(entry.tick);
-    if (this.cluster) {
-      return (await this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl)) ? 'stored' : 'refused';
-    }
-    const sentAt = Date.now();
-    // No clock newer than the stamp seen since (so no invalidation made or seen here since the lookup), and
-    // every record known to outlive the entry: the entry alone.
-    if (
-      entry.tick !== 0 &&
-      entry.tick === this.newestClock &&
-      this.lifetimes.outlive(recordKeys, sentAt + Number(ttl))
-    ) {
-      await this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } });
-      return 'sent';
-    }
+    if (this.cluster) return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
     const reply = await this.run(
       WRITE_SCRIPT,
       [key.key, this.clockKey, this.birthKey, ...recordKeys],
       [tick, payload, ttl],
     );
-    const shortest = storedFor(reply);
-    if (shortest === undefined) return 'refused';
-    this.lifetimes.learn(recordKeys, sentAt + shortest);
-    return 'stored';
+    return Number(reply) === 1;
   }
 
   /**
@@ -175,9 +127,7 @@ export class RedisTier implements CacheTier {
 
   async invalidate(recordKeys: readonly string[]): Promise<number> {
     if (!this.cluster) {
-      const tick = Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
-      if (tick > this.newestClock) this.newestClock = tick;
-      return tick;
+      return Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
     }
     const tick = String(await this.run(TICK_SCRIPT, [this.clockKey], []));
     const min = String(this.clusterRecordTtlMs);
@@ -191,7 +141,6 @@ export class RedisTier implements CacheTier {
 
   /** Loads the scripts of the single-server path (after every connect: a restarted server forgot them). */
   async load(): Promise<void> {
-    this.lifetimes.clear();
     if (this.cluster) return;
     await Promise.all([WRITE_SCRIPT, INVALIDATE_SCRIPT].map((s) => this.commands.scriptLoad(s.source)));
   }

@@ -13,7 +13,7 @@ import type { RedisStore } from '../helpers/internals.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { intercepted, readyStore } from '../helpers/tier-commands.js';
 
-const skip = skipWithoutRedis('writes without a script (RecordLifetimes)', canSpawnRedis());
+const skip = skipWithoutRedis('late writes', canSpawnRedis());
 
 const TTL = 60_000;
 
@@ -31,7 +31,7 @@ function entry(tick: number, body: string): StoredResponse {
   };
 }
 
-describe.skipIf(skip)('a write whose records are known to outlive its entry', () => {
+describe.skipIf(skip)('a write whose computation started before an invalidation', () => {
   let redis: OwnedRedis;
   let store: RedisStore;
   let n = 0;
@@ -68,41 +68,7 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     return { space, tier, sent, cycle, valid };
   }
 
-  it('is one SET after a script made its records outlive it, and the entry is valid', async () => {
-    const { space, sent, cycle, valid } = await scene();
-    const first = space.entry('plain', 'plain:1');
-    expect(await cycle(first, 'one')).toBe(true);
-    expect(sent).toEqual(['mGet', 'evalSha']);
-    sent.length = 0;
-    // Another entry with the same records: no script.
-    const second = space.entry('plain', 'plain:1');
-    expect(await cycle(second, 'two')).toBe(true);
-    expect(sent).toEqual(['mGet', 'set']);
-    expect((await valid(second))?.body).toBe('two');
-    // Other records (another namespace): the script again.
-    sent.length = 0;
-    expect(await cycle(space.entry('other', 'other:1'), 'three')).toBe(true);
-    expect(sent).toEqual(['mGet', 'evalSha']);
-  });
-
-  it('never makes an entry valid when another instance invalidates during the computation: its records refuse it', async () => {
-    const { space, tier, sent, cycle, valid } = await scene();
-    const other = new RedisTier(store.commands, space.clockKey, false);
-    const key = space.entry('race', 'race:1');
-    await cycle(key, 'before');
-    const stamp = (await tier.read(key, true)).clock;
-    // Not seen here: this instance sends the entry without checking it.
-    await other.invalidate([space.record(Scopes.namespace('race'))]);
-    sent.length = 0;
-    await tier.write(key, key.recordKeys, entry(stamp, 'computed before the invalidation'), TTL);
-    expect(sent).toEqual(['set']);
-    expect(await valid(key)).toBeUndefined();
-    // Computed after it: valid.
-    expect(await cycle(key, 'after')).toBe(true);
-    expect((await valid(key))?.body).toBe('after');
-  });
-
-  it('checks a write stamped before a clock this instance has seen, so it never replaces a newer entry', async () => {
+  it('is refused, so it never replaces the newer entry computed after the invalidation', async () => {
     const { space, tier, sent, cycle, valid } = await scene();
     const key = space.entry('late', 'late:1');
     await cycle(key, 'v0');
@@ -115,7 +81,7 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     expect(await tier.write(key, key.recordKeys, entry(early, 'old'), TTL)).toBe(false);
     expect(sent).toEqual(['evalSha']);
     expect((await valid(key))?.body).toBe('new');
-    // A lookup that read a newer clock (another instance's invalidation) has the same effect.
+    // The same when the invalidation is another instance's.
     const stamp = (await tier.read(key, true)).clock;
     await new RedisTier(store.commands, space.clockKey, false).invalidate([
       space.record(Scopes.namespace('late')),
@@ -126,39 +92,9 @@ describe.skipIf(skip)('a write whose records are known to outlive its entry', ()
     expect(sent).toEqual(['evalSha']);
     expect((await valid(key))?.body).toBe('newer');
   });
-
-  it('after a record is lost: the entry is a miss, the next lookup forgets the record and the next write recreates it', async () => {
-    const { space, tier, sent, cycle, valid } = await scene();
-    const key = space.entry('lost', 'lost:1');
-    await cycle(key, 'one');
-    const record = space.record(Scopes.namespace('lost'));
-    // Lost after the lookup of the next write: that write is a plain SET, and its entry a miss.
-    const stamp = (await tier.read(key, true)).clock;
-    await store.commands.eval("return redis.call('DEL', KEYS[1])", { keys: [record], arguments: [] });
-    sent.length = 0;
-    expect(await tier.write(key, key.recordKeys, entry(stamp, 'two'), TTL)).toBe(true);
-    expect(sent).toEqual(['set']);
-    // This read finds the record missing (a miss) and forgets it: the next write runs the script again.
-    expect(await valid(key)).toBeUndefined();
-    sent.length = 0;
-    expect(await cycle(key, 'three')).toBe(true);
-    expect(sent).toEqual(['mGet', 'evalSha']);
-    expect((await valid(key))?.body).toBe('three');
-    expect(Number(await store.commands.get(record))).toBeGreaterThan(0);
-  });
-
-  it('forgets what it knew when it connects again (the server may have restarted empty)', async () => {
-    const { space, tier, sent, cycle } = await scene();
-    const key = space.entry('again', 'again:1');
-    await cycle(key, 'one');
-    await tier.load();
-    sent.length = 0;
-    await cycle(key, 'two');
-    expect(sent).toContain('evalSha');
-  });
 });
 
-describe.skipIf(skip)('with L1: a write sent without the check', () => {
+describe.skipIf(skip)('with L1: a write refused by Redis', () => {
   let redis: OwnedRedis;
   let moduleRef: TestingModule;
   let store: RedisStore;
