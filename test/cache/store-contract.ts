@@ -541,6 +541,21 @@ export function describeTierContract(
             expect(await tier.write(third, third.recordKeys, entry(again.clock, 'stored'), TTL)).toBe(true);
             expect(valid(await tier.read(old, true))).toBe(false);
           });
+          it('treats a clock of 0 as missing: a write stamped with it gets a new clock, never records at 0', async () => {
+            use();
+            const old = space.entry('zero', 'zero:1');
+            await store(old, 'old');
+            await tier.invalidate([space.record(Scopes.namespace('zero'))]);
+            for (const name of [space.record(Scopes.all), space.record(Scopes.namespace('zero'))])
+              await raw().del(name);
+            await raw().set(space.clockKey, '0');
+            const other = space.entry('zero', 'zero:2');
+            expect((await tier.read(other, true)).clock).toBe(0);
+            await tier.write(other, other.recordKeys, entry(0, 'stamped 0'), TTL);
+            expect(Number(await raw().get(space.clockKey))).toBeGreaterThan(0);
+            for (const name of other.recordKeys) expect(await raw().get(name), name).not.toBe('0');
+            expect(valid(await tier.read(old, true))).toBe(false);
+          });
         }
 
         it('treats a corrupt clock as missing, and the next invalidation replaces it with a higher tick', async () => {

@@ -1,7 +1,6 @@
 import { createClient, createCluster } from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeySpace, Scopes } from '../../src/cache/engine/entry-key.js';
-import type { StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
 import { validEntry } from '../../src/cache/stores/cache-tier.interface.js';
 import { MemoryTier } from '../../src/cache/stores/memory-tier.js';
 import { INVALIDATE_RECORD_SCRIPT } from '../../src/cache/stores/redis-scripts.js';
@@ -14,7 +13,7 @@ import {
   spawnCluster,
   type OwnedCluster,
 } from '../helpers/redis.js';
-import { intercepted, readyStore } from '../helpers/tier-commands.js';
+import { intercepted, readyStore, textEntry } from '../helpers/tier-commands.js';
 import { describeTierContract, type RawKeys, type TierSubject } from './store-contract.js';
 
 const runId = `tier-contract-${process.pid}-${Date.now()}`;
@@ -117,20 +116,6 @@ if (!clusterMissing) {
   );
 }
 
-function entry(tick: number, body: string): StoredResponse {
-  const expiresAt = Date.now() + 60_000;
-  return {
-    status: 200,
-    contentType: 'text/plain',
-    body,
-    etag: '"e"',
-    expiresAt,
-    staleUntil: expiresAt,
-    tick,
-    computeMs: 1,
-  };
-}
-
 // On a cluster a write is several commands on several nodes, and an invalidation from another instance is not
 // ordered with them. These place the other instance's steps between the write's on purpose.
 describe.skipIf(clusterMissing)('Redis Cluster write, with another instance between its steps', () => {
@@ -148,7 +133,7 @@ describe.skipIf(clusterMissing)('Redis Cluster write, with another instance betw
     await other.invalidate([]);
     if (warm) {
       const read = await other.read(key, true);
-      expect(await other.write(key, key.recordKeys, entry(read.clock, 'old'), 60_000)).toBe(true);
+      expect(await other.write(key, key.recordKeys, textEntry(read.clock, 'old'), 60_000)).toBe(true);
     }
     const stamp = (await other.read(key, true)).clock;
     return { space, other, key, stamp, namespace: space.record(Scopes.namespace('gap')) };
@@ -166,7 +151,7 @@ describe.skipIf(clusterMissing)('Redis Cluster write, with another instance betw
     expect(Number(await store.commands.get(namespace))).toBe(second);
     // An entry stamped between the two (refused by the second) stays refused.
     const tier = new RedisTier(store.commands, key.key.split(':@e:')[0] + ':@clock', true);
-    expect(await tier.write(key, key.recordKeys, entry(first, 'stamped between'), 60_000)).toBe(false);
+    expect(await tier.write(key, key.recordKeys, textEntry(first, 'stamped between'), 60_000)).toBe(false);
     expect(first).toBeGreaterThan(stamp);
     const read = await other.read(key, true);
     expect(validEntry(read.entry, read.records)).toBeUndefined();
@@ -190,7 +175,7 @@ describe.skipIf(clusterMissing)('Redis Cluster write, with another instance betw
       });
       const tier = new RedisTier(commands, space.clockKey, true);
       expect(
-        await tier.write(key, key.recordKeys, entry(stamp, 'computed before the invalidation'), 60_000),
+        await tier.write(key, key.recordKeys, textEntry(stamp, 'computed before the invalidation'), 60_000),
       ).toBe(false);
       expect(tick).toBeGreaterThan(stamp);
       const read = await other.read(key, true);
@@ -206,7 +191,7 @@ describe.skipIf(clusterMissing)('Redis Cluster write, with another instance betw
       const { space, other, key, stamp, namespace } = await scene(warm);
       const tier = new RedisTier(store.commands, space.clockKey, true);
       expect(
-        await tier.write(key, key.recordKeys, entry(stamp, 'computed before the invalidation'), 60_000),
+        await tier.write(key, key.recordKeys, textEntry(stamp, 'computed before the invalidation'), 60_000),
       ).toBe(true);
       await other.invalidate([namespace]);
       const read = await other.read(key, true);

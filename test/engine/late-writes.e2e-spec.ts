@@ -6,30 +6,15 @@ import { INVALIDATE_SCRIPT } from '../../src/cache/stores/redis-scripts.js';
 import { CacheBackend } from '../helpers/internals.js';
 import { waitUntil } from '../helpers/wait.js';
 import { KeySpace, Scopes, type EntryKey } from '../../src/cache/engine/entry-key.js';
-import type { StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
 import { validEntry } from '../../src/cache/stores/cache-tier.interface.js';
 import { RedisTier } from '../../src/cache/stores/redis-tier.js';
 import type { RedisStore } from '../helpers/internals.js';
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
-import { intercepted, readyStore } from '../helpers/tier-commands.js';
+import { intercepted, readyStore, textEntry } from '../helpers/tier-commands.js';
 
 const skip = skipWithoutRedis('late writes', canSpawnRedis());
 
 const TTL = 60_000;
-
-function entry(tick: number, body: string): StoredResponse {
-  const expiresAt = Date.now() + TTL;
-  return {
-    status: 200,
-    contentType: 'text/plain',
-    body,
-    etag: '"e"',
-    expiresAt,
-    staleUntil: expiresAt,
-    tick,
-    computeMs: 1,
-  };
-}
 
 describe.skipIf(skip)('a write whose computation started before an invalidation', () => {
   let redis: OwnedRedis;
@@ -59,7 +44,7 @@ describe.skipIf(skip)('a write whose computation started before an invalidation'
     sent.length = 0;
     const cycle = async (key: EntryKey, body: string): Promise<boolean> => {
       const stamp = (await tier.read(key, true)).clock;
-      return tier.write(key, key.recordKeys, entry(stamp, body), TTL);
+      return tier.write(key, key.recordKeys, textEntry(stamp, body), TTL);
     };
     const valid = async (key: EntryKey) => {
       const read = await tier.read(key, true);
@@ -78,7 +63,7 @@ describe.skipIf(skip)('a write whose computation started before an invalidation'
     expect(await cycle(key, 'new')).toBe(true);
     // The computation that started before it ends: refused by the script, and the newer entry stays.
     sent.length = 0;
-    expect(await tier.write(key, key.recordKeys, entry(early, 'old'), TTL)).toBe(false);
+    expect(await tier.write(key, key.recordKeys, textEntry(early, 'old'), TTL)).toBe(false);
     expect(sent).toEqual(['evalSha']);
     expect((await valid(key))?.body).toBe('new');
     // The same when the invalidation is another instance's.
@@ -88,7 +73,7 @@ describe.skipIf(skip)('a write whose computation started before an invalidation'
     ]);
     expect(await cycle(key, 'newer')).toBe(true);
     sent.length = 0;
-    expect(await tier.write(key, key.recordKeys, entry(stamp, 'raced'), TTL)).toBe(false);
+    expect(await tier.write(key, key.recordKeys, textEntry(stamp, 'raced'), TTL)).toBe(false);
     expect(sent).toEqual(['evalSha']);
     expect((await valid(key))?.body).toBe('newer');
   });

@@ -1,3 +1,4 @@
+import type { StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
 import type { RedisCommands } from '../../src/cache/stores/redis.store.js';
 import { RedisStore } from './internals.js';
 
@@ -26,4 +27,19 @@ export function intercepted(
       return (...args: unknown[]) => around(property, args, () => method.apply(target, args));
     },
   });
+}
+
+/** A text response entry stamped `tick`, fresh for 60 s: what the tier tests write. */
+export function textEntry(tick: number, body: string): StoredResponse {
+  const expiresAt = Date.now() + 60_000;
+  return {
+    status: 200,
+    contentType: 'text/plain',
+    body,
+    etag: '"e"',
+    expiresAt,
+    staleUntil: expiresAt,
+    tick,
+    computeMs: 1,
+  };
 }

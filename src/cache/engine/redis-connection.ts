@@ -184,7 +184,7 @@ export class RedisConnection {
     return { entry, stamp: read.clock };
   }
 
-  /** Writes an entry (one command); resolves to whether it was stored, never rejects. */
+  /** Writes an entry (one script); resolves to whether it was stored, never rejects. */
   async write(
     key: EntryKey,
     records: readonly string[],

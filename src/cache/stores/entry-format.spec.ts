@@ -36,10 +36,24 @@ describe('entry format in Redis', () => {
         tick: 1796179132093494,
       });
     }
-    for (const head of ['@0', '@-5', '@1.5', '@abc', '@', '@99999999999999999']) {
+    for (const head of [
+      '@0',
+      '@-5',
+      '@1.5',
+      '@abc',
+      '@',
+      '@99999999999999999',
+      '@ 7',
+      '@0x10',
+      '@1e3',
+      '@07',
+      '@5\n@6',
+    ]) {
       expect(parseEntry(`${head}\n${serializeEntry(response, 1000)}`), head).toBeUndefined();
     }
     expect(parseEntry('@123')).toBeUndefined();
+    // Never throws, however many stamp lines (at most one is read).
+    expect(parseEntry(`${'@5\n'.repeat(100_000)}${serializeEntry(response, 1000)}`)).toBeUndefined();
   });
 
   it('reads anything else as no entry, without throwing', () => {

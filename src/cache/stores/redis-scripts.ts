@@ -34,7 +34,8 @@ local function tickAt(key)
 end
 local function clockNow(key)
   local value = tickAt(key)
-  if value then return value, string.format('%.0f', value) end
+  -- A clock of 0 counts as missing, as a lookup reads it (a stamp of 0 means "no clock").
+  if value and value > 0 then return value, string.format('%.0f', value) end
   local t = redis.call('TIME')
   local base = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
   redis.call('SET', key, base)

@@ -126,9 +126,7 @@ export class RedisTier implements CacheTier {
   }
 
   async invalidate(recordKeys: readonly string[]): Promise<number> {
-    if (!this.cluster) {
-      return Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
-    }
+    if (!this.cluster) return Number(await this.run(INVALIDATE_SCRIPT, [this.clockKey, ...recordKeys], []));
     const tick = String(await this.run(TICK_SCRIPT, [this.clockKey], []));
     const min = String(this.clusterRecordTtlMs);
     await Promise.all(

@@ -20,14 +20,12 @@ const MAX_TREE_DEPTH = 64;
 interface Slot {
   readonly text: string;
   /**
-   * `seen`: read once; `kept`: its plan (or primitive) is kept; `decoded`: a tree past the bounds, decoded on
+   * `seen`: read once; `kept`: its plan is kept; `decoded`: a primitive or a tree past the bounds, decoded on
    * every read.
    */
   state: 'seen' | 'kept' | 'decoded';
-  /** How to copy JSON.parse of `text` (never handed out: callers get copies), when kept and not a primitive. */
+  /** How to copy JSON.parse of `text` (never handed out: callers get copies), when kept. */
   plan: CopyPlan | undefined;
-  /** JSON.parse of `text` when it is a primitive (its own copy). */
-  primitive: unknown;
   /** Objects and arrays of the kept tree. */
   nodes: number;
 }
@@ -66,7 +64,7 @@ export class ValueCopies {
     } else if (slot.state === 'decoded') {
       return decodeValue(text, options);
     }
-    return { value: typed(slot.plan === undefined ? slot.primitive : copyOf(slot.plan), options) };
+    return { value: typed(copyOf(slot.plan as CopyPlan), options) };
   }
 
   /** Keys whose last text is remembered (a tree is kept for those read twice). */
@@ -92,16 +90,16 @@ export class ValueCopies {
       this.nodes -= previous.nodes;
     } else if (this.slots.size >= MAX_SLOTS) this.clear();
     if (this.chars + text.length > MAX_CHARS) this.clear();
-    this.slots.set(key, { text, state: 'seen', plan: undefined, primitive: undefined, nodes: 0 });
+    this.slots.set(key, { text, state: 'seen', plan: undefined, nodes: 0 });
     this.chars += text.length;
   }
 
   /** Keeps the plan of `tree` (parsed from the slot's text) when it is within the bounds; whether it did. */
   private keep(slot: Slot, tree: unknown): boolean {
+    // A primitive costs next to nothing to parse: decoded on every read.
     if (typeof tree !== 'object' || tree === null) {
-      slot.primitive = tree;
-      slot.state = 'kept';
-      return true;
+      slot.state = 'decoded';
+      return false;
     }
     const count = { nodes: 0 };
     const plan = planNode(tree, 1, count);
