@@ -132,7 +132,7 @@ export function describeTierContract(
       ({ space, tier } = fresh());
     };
 
-    it('reads nothing from an empty prefix: no entry, a clock of 0 or the current one, no record', async () => {
+    it('reads nothing from an empty prefix: no entry, a clock (made when missing), no record', async () => {
       use();
       const key = space.entry('users', 'users:1:single', ['user:1']);
       const first = await tier.read(key, true);
@@ -145,9 +145,9 @@ export function describeTierContract(
       expect(again.entry).toBeUndefined();
       expect(await tier.readRecords(space.tagRecords(['user:1']))).toEqual([undefined]);
       if (subject.raw !== undefined) {
-        expect(first.clock).toBe(0);
-        // Reads write nothing.
-        expect(await subject.raw.keys(space.prefix)).toEqual([]);
+        // A read writes nothing but the clock, when it finds none (one fixed key, made once).
+        expect(first.clock).toBeGreaterThan(0);
+        expect(await subject.raw.keys(space.prefix)).toEqual([space.clockKey]);
       }
     });
 
@@ -369,10 +369,10 @@ export function describeTierContract(
           ticks.push(await tier.invalidate([space.record(Scopes.prefix('a', ['stale']))]));
           ticks.push(await store(space.entry('a', 'a:later'), 'later'));
           await raw().del(space.clockKey);
-          // A value computed while the clock is missing is stamped 0.
+          // A lookup that finds no clock brings it back above every earlier tick: the stamp of its value.
           const computing = space.entry('a', 'a:computing');
           const stamp = (await tier.read(computing, true)).clock;
-          expect(stamp).toBe(0);
+          expect(stamp).toBeGreaterThan(Math.max(...ticks));
           expect(valid(await tier.read(stale, true))).toBe(false);
           const tick = await tier.invalidate([space.record(Scopes.namespace('a'))]);
           expect(tick).toBeGreaterThan(Math.max(...ticks));
@@ -421,8 +421,8 @@ export function describeTierContract(
           expect(keys.length).toBeGreaterThan(10);
           for (const name of keys) {
             const pttl = await raw().pttl(name);
-            // The clock, and the value it was made with (when a write made it), live forever.
-            if (name === space.clockKey || name === `${space.clockKey}-born`) expect(pttl, name).toBe(-1);
+            // The clock lives forever (one fixed key).
+            if (name === space.clockKey) expect(pttl, name).toBe(-1);
             else {
               expect(pttl, name).toBeGreaterThan(0);
               // A cluster's invalidation creates its records for at least RedisTier's default 10 s.
@@ -502,61 +502,66 @@ export function describeTierContract(
           }
         });
 
-        // A cluster does not tell a lost clock from a new one (docs/storage-model.md, "A lost clock").
-        if (capabilities.slots !== true) {
-          it('never lets a lost clock make an invalidated entry valid again', async () => {
-            use();
-            const old = space.entry('lost', 'lost:1');
-            await store(old, 'old');
-            await tier.invalidate([space.record(Scopes.namespace('lost'))]);
-            expect(valid(await tier.read(old, true))).toBe(false);
-            // The clock and the records the invalidation moved are lost (evicted); the old entry survives.
-            for (const name of [
-              space.clockKey,
-              space.record(Scopes.all),
-              space.record(Scopes.namespace('lost')),
-            ])
-              await raw().del(name);
-            // A write stamped without a clock: stamped with the clock it brings back, above every earlier tick,
-            // and so are the records it creates.
-            const other = space.entry('lost', 'lost:2');
-            expect((await tier.read(other, true)).clock).toBe(0);
-            expect(await tier.write(other, other.recordKeys, entry(0, 'stamped without a clock'), TTL)).toBe(
-              true,
-            );
-            const clock = Number(await raw().get(space.clockKey));
-            const read = await tier.read(other, true);
-            expect(read.entry?.body).toBe('stamped without a clock');
-            expect(read.entry?.tick).toBe(clock);
-            expect(valid(read)).toBe(true);
-            expect(valid(await tier.read(old, true))).toBe(false);
-            // Only the clock lost: a record that outlived it refuses a write stamped 0 (it may have been moved
-            // by an invalidation the lost clock counted), and the clock comes back for the next lookup.
-            await raw().del(space.clockKey);
-            const third = space.entry('lost', 'lost:3');
-            expect(await tier.write(third, third.recordKeys, entry(0, 'refused'), TTL)).toBe(false);
-            expect(valid(await tier.read(third, true))).toBe(false);
-            const again = await tier.read(third, true);
-            expect(again.clock).toBeGreaterThan(clock);
-            expect(await tier.write(third, third.recordKeys, entry(again.clock, 'stored'), TTL)).toBe(true);
-            expect(valid(await tier.read(old, true))).toBe(false);
-          });
-          it('treats a clock of 0 as missing: a write stamped with it gets a new clock, never records at 0', async () => {
-            use();
-            const old = space.entry('zero', 'zero:1');
-            await store(old, 'old');
-            await tier.invalidate([space.record(Scopes.namespace('zero'))]);
-            for (const name of [space.record(Scopes.all), space.record(Scopes.namespace('zero'))])
-              await raw().del(name);
-            await raw().set(space.clockKey, '0');
-            const other = space.entry('zero', 'zero:2');
-            expect((await tier.read(other, true)).clock).toBe(0);
-            await tier.write(other, other.recordKeys, entry(0, 'stamped 0'), TTL);
-            expect(Number(await raw().get(space.clockKey))).toBeGreaterThan(0);
-            for (const name of other.recordKeys) expect(await raw().get(name), name).not.toBe('0');
-            expect(valid(await tier.read(old, true))).toBe(false);
-          });
-        }
+        it('never lets a lost clock make an invalidated entry valid again: a lookup brings it back first', async () => {
+          use();
+          const old = space.entry('lost', 'lost:1');
+          await store(old, 'old');
+          const invalidated = await tier.invalidate([space.record(Scopes.namespace('lost'))]);
+          expect(valid(await tier.read(old, true))).toBe(false);
+          // The clock and the records the invalidation moved are lost (evicted); the old entry survives.
+          for (const name of [
+            space.clockKey,
+            space.record(Scopes.all),
+            space.record(Scopes.namespace('lost')),
+          ])
+            await raw().del(name);
+          // A lookup that finds no clock makes one, above every earlier tick, before answering: its stamp.
+          const other = space.entry('lost', 'lost:2');
+          const read = await tier.read(other, true);
+          expect(read.clock).toBeGreaterThan(invalidated);
+          expect(Number(await raw().get(space.clockKey))).toBe(read.clock);
+          expect(await tier.write(other, other.recordKeys, entry(read.clock, 'after the loss'), TTL)).toBe(
+            true,
+          );
+          expect(valid(await tier.read(other, true))).toBe(true);
+          expect(valid(await tier.read(old, true))).toBe(false);
+          // A write stamped 0 (a lookup that could not make the clock) is refused and creates no record.
+          await raw().del(space.clockKey);
+          const third = space.entry('lost', 'lost:3');
+          expect(await tier.write(third, third.recordKeys, entry(0, 'refused'), TTL)).toBe(false);
+          for (const name of third.recordKeys) expect(await raw().get(name), name).not.toBe('0');
+          expect(valid(await tier.read(third, true))).toBe(false);
+          expect(valid(await tier.read(old, true))).toBe(false);
+        });
+
+        it('never stores a value computed across a lost clock, an invalidation and a second loss', async () => {
+          use();
+          const key = space.entry('twice', 'twice:1');
+          await raw().del(space.clockKey);
+          // The lookup finds no clock (a flush, a loss); then, while the value is computed, an invalidation
+          // ticks the clock it made, and everything it touched is lost again (an empty restart).
+          const stamp = (await tier.read(key, true)).clock;
+          await tier.invalidate([space.record(Scopes.namespace('twice'))]);
+          for (const name of [space.clockKey, ...key.recordKeys]) await raw().del(name);
+          expect(await tier.write(key, key.recordKeys, entry(stamp, 'computed across'), TTL)).toBe(false);
+          expect(valid(await tier.read(key, true))).toBe(false);
+        });
+
+        it('treats a clock of 0 as missing: a lookup replaces it, and no record is made at 0', async () => {
+          use();
+          const old = space.entry('zero', 'zero:1');
+          await store(old, 'old');
+          const invalidated = await tier.invalidate([space.record(Scopes.namespace('zero'))]);
+          for (const name of [space.record(Scopes.all), space.record(Scopes.namespace('zero'))])
+            await raw().del(name);
+          await raw().set(space.clockKey, '0');
+          const other = space.entry('zero', 'zero:2');
+          const read = await tier.read(other, true);
+          expect(read.clock).toBeGreaterThan(invalidated);
+          await tier.write(other, other.recordKeys, entry(read.clock, 'stamped'), TTL);
+          for (const name of other.recordKeys) expect(await raw().get(name), name).not.toBe('0');
+          expect(valid(await tier.read(old, true))).toBe(false);
+        });
 
         it('treats a corrupt clock as missing, and the next invalidation replaces it with a higher tick', async () => {
           use();
@@ -564,7 +569,8 @@ export function describeTierContract(
           const stamp = await store(key, 'old');
           const before = await tier.invalidate([]);
           await raw().set(space.clockKey, 'garbage');
-          expect((await tier.read(key, true)).clock).toBe(0);
+          expect((await tier.read(key, true)).clock).toBeGreaterThan(Math.max(stamp, before));
+          await raw().set(space.clockKey, 'garbage');
           const tick = await tier.invalidate([space.record(Scopes.namespace('bad'))]);
           expect(tick).toBeGreaterThan(Math.max(stamp, before));
           expect(Number(await raw().get(space.clockKey))).toBe(tick);

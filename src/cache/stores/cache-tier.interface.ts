@@ -5,7 +5,10 @@ import type { StoredResponse } from './cache-store.interface.js';
 export interface TierRead {
   /** The stored entry, or `undefined` when there is none (or it was not asked for). */
   readonly entry: StoredResponse | undefined;
-  /** The invalidation clock; 0 when it does not exist yet. The stamp of anything computed after this read. */
+  /**
+   * The invalidation clock (made by the read when missing; 0 only when that failed, and a write stamped 0 is
+   * refused). The stamp of anything computed after this read.
+   */
   readonly clock: number;
   /** The ticks held by `key.recordKeys`, in order; `undefined` for a missing (or unreadable) record. */
   readonly records: ReadonlyArray<number | undefined>;

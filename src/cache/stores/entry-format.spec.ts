@@ -27,35 +27,6 @@ describe('entry format in Redis', () => {
     expect(parseEntry(raw)).toEqual({ ...value });
   });
 
-  it('reads the stamp a write gave an entry when its lookup found no clock (`@{tick}` line)', () => {
-    const response: StoredResponse = { ...base, tick: 0, status: 200, body: 'hi', etag: '"x"' };
-    const value: StoredResponse = { ...base, tick: 0, status: VALUE_STATUS, body: 'j1' };
-    for (const entry of [response, value]) {
-      expect(parseEntry(`@1796179132093494\n${serializeEntry(entry, 1000)}`)).toEqual({
-        ...entry,
-        tick: 1796179132093494,
-      });
-    }
-    for (const head of [
-      '@0',
-      '@-5',
-      '@1.5',
-      '@abc',
-      '@',
-      '@99999999999999999',
-      '@ 7',
-      '@0x10',
-      '@1e3',
-      '@07',
-      '@5\n@6',
-    ]) {
-      expect(parseEntry(`${head}\n${serializeEntry(response, 1000)}`), head).toBeUndefined();
-    }
-    expect(parseEntry('@123')).toBeUndefined();
-    // Never throws, however many stamp lines (at most one is read).
-    expect(parseEntry(`${'@5\n'.repeat(100_000)}${serializeEntry(response, 1000)}`)).toBeUndefined();
-  });
-
   it('reads anything else as no entry, without throwing', () => {
     for (const raw of [
       undefined,
@@ -68,6 +39,8 @@ describe('entry format in Redis', () => {
       '{',
       '{"value":1}',
       'null',
+      // An earlier form of this layout stamped some entries with an `@{tick}` line: no longer read.
+      `@1796179132093494\n${serializeEntry({ ...base, status: 200, body: 'hi' }, 1000)}`,
     ]) {
       expect(parseEntry(raw)).toBeUndefined();
     }

@@ -20,26 +20,9 @@ export function serializeEntry(entry: StoredResponse, ttlMs: number): string {
   return `${VALUE_MARK}${JSON.stringify(fields)}\n${body}`;
 }
 
-/** First character of an entry written by a write stamped 0: `@{tick}\n` and the entry, stamped `tick`. */
-const STAMP_MARK = '@';
-/** The stamp of that line: a positive integer, as the clock holds it. */
-const STAMP_DIGITS = /^[1-9][0-9]{0,15}$/;
-
-/**
- * The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape). `@{tick}\n`
- * before the entry gives its stamp: the write script's, for a write whose lookup found no clock (see
- * WRITE_SCRIPT).
- */
+/** The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape). */
 export function parseEntry(raw: unknown): StoredResponse | undefined {
   if (typeof raw !== 'string') return undefined;
-  if (raw.startsWith(STAMP_MARK)) {
-    const end = raw.indexOf('\n');
-    const digits = end === -1 ? '' : raw.slice(1, end);
-    const tick = STAMP_DIGITS.test(digits) ? Number(digits) : NaN;
-    // One stamp line at most: what follows it is an entry as serializeEntry writes it.
-    const entry = raw.startsWith(STAMP_MARK, end + 1) ? undefined : parseEntry(raw.slice(end + 1));
-    return entry === undefined || !Number.isSafeInteger(tick) ? undefined : { ...entry, tick };
-  }
   try {
     if (raw.startsWith(VALUE_MARK)) {
       const end = raw.indexOf('\n');

@@ -45,16 +45,11 @@ end
 
 /**
  * The write of a miss, as one command (docs/storage-model.md, "Write").
- * KEYS: entry, clock, the clock's birth, records... ARGV: stamp (tick), payload, ttl ms. Returns 1 when the entry
- * was stored. A record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS})
- * whenever it has less than `ttl` + half the slack left, so that the writes of the next moments only read its
- * expiry (`PTTL`) instead of raising it again.
- *
- * A stamp of 0: the lookup found no clock (a new prefix, or a lost clock: invalidations before a loss are
- * unknown, so no record may be created at 0). The write is then stamped with the clock made since (stored as
- * `@{tick}` and a newline before the entry), provided that clock never ticked since it was made (it still
- * equals its birth: no invalidation since the lookup) and every record of the entry holds exactly that tick or
- * is missing (a record holding another one outlived an earlier clock: refused).
+ * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 1 when the entry was stored. A
+ * record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS}) whenever it
+ * has less than `ttl` + half the slack left, so that the writes of the next moments only read its expiry
+ * (`PTTL`) instead of raising it again. The stamp is never 0: a lookup that finds no clock makes one before it
+ * answers (RedisTier.read), and a write stamped 0 is refused before it is sent.
  */
 export const WRITE_SCRIPT = script(`${CLOCK}
 local tick = tonumber(ARGV[1])
@@ -63,46 +58,29 @@ local slack = math.min(${RECORD_SLACK_MS}, math.floor(ttl / 4))
 local long = ttl + slack
 local enough = ttl + math.floor(slack / 2)
 local before, current = clockNow(KEYS[2])
-local adopt = false
-if tick == 0 then
-  if before == 0 then
-    redis.call('SET', KEYS[3], current)
-    adopt = true
-  else
-    adopt = tickAt(KEYS[3]) == before
-  end
-end
-local quiet = before == tick and tick ~= 0
-local stamp = ARGV[1]
-if adopt then
-  stamp = current
-  tick = tonumber(current)
-end
+if tick == 0 then return 0 end
+local quiet = before == tick
 local fenced = false
 local present = {}
-for i = 4, #KEYS do
+for i = 3, #KEYS do
   local record = tickAt(KEYS[i])
   if record then
-    if record > tick or (adopt and record ~= tick) then return 0 end
+    if record > tick then return 0 end
     present[i] = true
-  elseif not quiet and not adopt then
+  elseif not quiet then
     redis.call('SET', KEYS[i], current, 'PX', ttl)
     fenced = true
   end
 end
 if fenced then return 0 end
-for i = 4, #KEYS do
+for i = 3, #KEYS do
   if not present[i] then
-    redis.call('SET', KEYS[i], stamp, 'PX', long)
-  else
-    if redis.call('PTTL', KEYS[i]) < enough then redis.call('PEXPIRE', KEYS[i], long) end
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', long)
+  elseif redis.call('PTTL', KEYS[i]) < enough then
+    redis.call('PEXPIRE', KEYS[i], long)
   end
 end
-if adopt then
-  redis.call('SET', KEYS[1], '@' .. stamp .. '\\n' .. ARGV[2], 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
 return 1
 `);
 
@@ -123,7 +101,10 @@ clockNow(KEYS[1])
 return string.format('%.0f', redis.call('INCR', KEYS[1]))
 `);
 
-/** Cluster: the clock, created when missing (after a loss), without ticking it. KEYS: clock. */
+/**
+ * The clock, created when missing (a new prefix, a flush, a loss) without ticking it: the stamp of a lookup that
+ * found none, and run once per connection so that the first lookups find it. KEYS: clock.
+ */
 export const CLOCK_SCRIPT = script(`${CLOCK}
 local _, current = clockNow(KEYS[1])
 return current

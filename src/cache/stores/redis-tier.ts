@@ -28,18 +28,13 @@ function tickOf(raw: unknown): number | undefined {
  * span slots, each step is split into single-key commands sent together.
  */
 export class RedisTier implements CacheTier {
-  /** The clock's value when a write made it (finding none): equal to the clock until it first ticks. */
-  private readonly birthKey: string;
-
   constructor(
     private readonly commands: RedisCommands,
     private readonly clockKey: string,
     private readonly cluster: boolean,
     /** Cluster only: how long a record an invalidation creates lives (longer than a value takes to compute). */
     private readonly clusterRecordTtlMs = 10_000,
-  ) {
-    this.birthKey = `${clockKey}-born`;
-  }
+  ) {}
 
   async read(key: EntryKey, withEntry: boolean): Promise<TierRead> {
     const keys = key.readKeys as string[];
@@ -47,11 +42,16 @@ export class RedisTier implements CacheTier {
     const offset = withEntry ? 1 : 0;
     const records = new Array<number | undefined>(values.length - offset - 1);
     for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
-    return {
-      entry: withEntry ? parseEntry(values[0]) : undefined,
-      clock: tickOf(values[offset]) ?? 0,
-      records,
-    };
+    let clock = tickOf(values[offset]);
+    // No clock (a new prefix, a flush, a loss): it is made before anything is computed with it as the stamp,
+    // so that a loss after this read is told apart from no invalidation at all (docs/storage-model.md).
+    if (clock === undefined || clock === 0) clock = await this.clock();
+    return { entry: withEntry ? parseEntry(values[0]) : undefined, clock, records };
+  }
+
+  /** The clock, made when missing; 0 when that failed (a full server that evicts nothing): writes are refused. */
+  private async clock(): Promise<number> {
+    return tickOf(await this.run(CLOCK_SCRIPT, [this.clockKey], [])) ?? 0;
   }
 
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
@@ -68,12 +68,13 @@ export class RedisTier implements CacheTier {
   ): Promise<boolean> {
     const ttl = String(Math.max(1, Math.ceil(ttlMs)));
     const payload = serializeEntry(entry, ttlMs);
-    const tick = String(entry.tick);
+    // Stamped 0: its lookup could not make the clock, so nothing tells whether an invalidation came since.
+    if (entry.tick === 0) return false;
     if (this.cluster) return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
     const reply = await this.run(
       WRITE_SCRIPT,
-      [key.key, this.clockKey, this.birthKey, ...recordKeys],
-      [tick, payload, ttl],
+      [key.key, this.clockKey, ...recordKeys],
+      [String(entry.tick), payload, ttl],
     );
     return Number(reply) === 1;
   }
@@ -102,21 +103,15 @@ export class RedisTier implements CacheTier {
       this.commands.get(this.clockKey),
       this.commands.set(key.key, payload, { expiration: { type: 'PX', value: Number(ttl) } }),
     ]);
-    if (replies.some((reply) => Number(reply) === 0)) {
-      // Refused. A lost clock reads as 0, which every existing record refuses: bring the clock back.
-      if (tick === 0) await this.run(CLOCK_SCRIPT, [this.clockKey], []);
-      return false;
-    }
+    if (replies.some((reply) => Number(reply) === 0)) return false;
     const created = recordKeys.filter((_, i) => Number(replies[i]) === 2);
     if (created.length === 0) return true;
     let clock = tickOf(clockRaw) ?? 0;
-    // A write stamped 0 (no clock at its lookup) with the clock still missing creates its records at 0: on a
-    // cluster, a lost clock is not told apart from a new one (docs/storage-model.md, "A lost clock").
     if (clock === tick) return true;
-    // A record was missing while the clock moved, or while no clock was known (lost: invalidations before the
-    // loss are unknown): it may have been invalidated and lost (expired, evicted) while the value was computed.
+    // A record was missing while the clock moved, or while the clock was lost (invalidations before the loss
+    // are unknown): it may have been invalidated and lost (expired, evicted) while the value was computed.
     // Raise the records this write created to the clock (brought back first, when lost): the entry is refused.
-    if (clock === 0) clock = tickOf(await this.run(CLOCK_SCRIPT, [this.clockKey], [])) ?? 0;
+    if (clock === 0) clock = await this.clock();
     await Promise.all(
       created.map((recordKey) =>
         this.commands.eval(RAISE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [String(clock)] }),
@@ -137,10 +132,14 @@ export class RedisTier implements CacheTier {
     return Number(tick);
   }
 
-  /** Loads the scripts of the single-server path (after every connect: a restarted server forgot them). */
+  /**
+   * After every connect: makes the clock when missing (so that the first lookups find it) and, on one server,
+   * loads the scripts (a restarted server forgot them).
+   */
   async load(): Promise<void> {
-    if (this.cluster) return;
-    await Promise.all([WRITE_SCRIPT, INVALIDATE_SCRIPT].map((s) => this.commands.scriptLoad(s.source)));
+    const scripts = this.cluster ? [] : [WRITE_SCRIPT, INVALIDATE_SCRIPT, CLOCK_SCRIPT];
+    await Promise.all(scripts.map((s) => this.commands.scriptLoad(s.source)));
+    await this.clock();
   }
 
   /** `EVALSHA`, or `EVAL` (which also loads it) when the server does not know the script yet. */
