@@ -5,6 +5,7 @@ import { CacheStatusService, InvalidationService } from '../helpers/internals.js
 import { canSpawnRedis, freePort, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { ADAPTERS, FixtureModule, Runs, startApp } from '../fixtures/cache-fixture.js';
 import { waitUntil } from '../helpers/wait.js';
+import { parseEntry } from '../../src/cache/stores/entry-format.js';
 
 const skip = skipWithoutRedis('Redis HTTP e2e', canSpawnRedis());
 
@@ -76,10 +77,7 @@ describe.skipIf(skip).each(ADAPTERS)('Redis backend on %s', (adapter) => {
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) {
       const value = redis.cli('get', key);
-      const stored = JSON.parse(value) as {
-        value: { vary?: Record<string, string> };
-      };
-      const recorded = stored.value.vary?.['accept-language'];
+      const recorded = parseEntry(value)?.vary?.['accept-language'];
       expect(recorded).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(['en', 'fr']).not.toContain(recorded);
     }

@@ -6,6 +6,7 @@ import { getRow, startEngineApp, type Answer, type EngineApp } from '../helpers/
 import { canSpawnRedis, skipWithoutRedis, spawnRedis, type OwnedRedis } from '../helpers/redis.js';
 import { RawRedis } from '../helpers/resp.js';
 import { sleep } from '../helpers/wait.js';
+import { parseEntry } from '../../src/cache/stores/entry-format.js';
 
 const skip = skipWithoutRedis('upgrade from the previous storage layout', canSpawnRedis());
 
@@ -304,8 +305,8 @@ describe.skipIf(skip).each(ADAPTERS)('upgrade from the previous layout, %s adapt
     expectFromHandler(await getRow(engine.url, route.path), route, 'MISS');
     await sleep(SETTLE_MS);
     expectFromHandler(await getRow(engine.url, route.path), route, 'HIT');
-    const replaced = JSON.parse(String(await raw.command('GET', key))) as { value: { tick?: unknown } };
-    expect(typeof replaced.value.tick).toBe('number');
+    const replaced = parseEntry(await raw.command('GET', key));
+    expect(typeof replaced?.tick).toBe('number');
   });
 
   it('the one-time cleanup of docs/invalidation.md (`{prefix}:#*`) removes layout 1 metadata only', async () => {

@@ -3,39 +3,50 @@ import { isStoredResponse, type StoredResponse } from './cache-store.interface.j
 /** The status of a value entry (a method result, a `CacheService` value): no HTTP response has it. */
 export const VALUE_STATUS = 0;
 
-/** First character of a value entry's text in Redis; Keyv's JSON always starts with `{`. */
+/** First character of a value entry's text in Redis. */
 const VALUE_MARK = 'V';
+/** First character of a response entry's text in Redis. */
+const RESPONSE_MARK = 'R';
 
 /**
- * An entry as Redis holds it. A response: Keyv's serialization (`{"value":…,"expires":…}`), so any Keyv or
- * cache-manager client reads it. A value entry: `V`, its fields but the body as JSON, a newline, then the
- * body as it is: the value codec's text is not escaped into a JSON string, so a hit parses it once.
+ * An entry as Redis holds it: a mark (`V` for a value entry, `R` for a response), its fields but the body as
+ * JSON, then a newline and the body as it is (none for a response without a body). The body is never escaped
+ * into a JSON string: a write does not copy it twice, and a hit takes it with one `slice`.
  */
-export function serializeEntry(entry: StoredResponse, ttlMs: number): string {
-  if (entry.status !== VALUE_STATUS || entry.body === undefined) {
-    return JSON.stringify({ value: entry, expires: Date.now() + ttlMs });
-  }
+export function serializeEntry(entry: StoredResponse): string {
   const { body, ...fields } = entry;
+  const mark = entry.status === VALUE_STATUS ? VALUE_MARK : RESPONSE_MARK;
   // JSON.stringify never writes a raw newline, so the first one ends the fields.
-  return `${VALUE_MARK}${JSON.stringify(fields)}\n${body}`;
+  return body === undefined
+    ? `${mark}${JSON.stringify(fields)}`
+    : `${mark}${JSON.stringify(fields)}\n${body}`;
 }
 
-/** The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape). */
+/**
+ * The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape, or a mark that
+ * does not match its status). Keyv's serialization (`{"value":…}`), which earlier versions wrote for responses,
+ * is read too.
+ */
 export function parseEntry(raw: unknown): StoredResponse | undefined {
   if (typeof raw !== 'string') return undefined;
   try {
-    if (raw.startsWith(VALUE_MARK)) {
+    const mark = raw.charCodeAt(0);
+    if (mark === 86 /* V */ || mark === 82 /* R */) {
       const end = raw.indexOf('\n');
-      if (end === -1) return undefined;
-      const fields = JSON.parse(raw.slice(1, end)) as Record<string, unknown> | null;
-      if (fields === null || typeof fields !== 'object' || fields['status'] !== VALUE_STATUS)
+      const fields = JSON.parse(end === -1 ? raw.slice(1) : raw.slice(1, end)) as Record<
+        string,
+        unknown
+      > | null;
+      if (fields === null || typeof fields !== 'object' || 'body' in fields) return undefined;
+      if ((fields['status'] === VALUE_STATUS) !== (mark === 86) || (mark === 86 && end === -1)) {
         return undefined;
+      }
       // A fresh object of JSON.parse's: completed in place (no copy).
-      fields['body'] = raw.slice(end + 1);
+      if (end !== -1) fields['body'] = raw.slice(end + 1);
       return isStoredResponse(fields) ? fields : undefined;
     }
     const value = (JSON.parse(raw) as { value?: unknown } | null)?.value;
-    return isStoredResponse(value) ? value : undefined;
+    return isStoredResponse(value) && value.status !== VALUE_STATUS ? value : undefined;
   } catch {
     return undefined;
   }
