@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { from, mergeMap, type Observable } from 'rxjs';
+import { afterPromise } from './observables.js';
 import { errorMessage } from '../cache.errors.js';
 import type { ResolvedCacheOptions } from '../cache-options.interface.js';
 import { RESOLVED_CACHE_OPTIONS } from '../cache.constants.js';
@@ -323,7 +324,7 @@ export class CacheInterceptor implements NestInterceptor {
     );
     const exchange = this.exchange(context, next, plan, request, key, mode.write);
     const acquired = this.acquire(plan, resolved, mode, request);
-    if (isPromise(acquired)) return from(acquired).pipe(mergeMap((found) => exchange.run(found)));
+    if (isPromise(acquired)) return afterPromise(acquired, (found) => exchange.run(found));
     return exchange.run(acquired);
   }
 

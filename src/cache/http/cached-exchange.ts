@@ -1,5 +1,6 @@
 import { Logger, StreamableFile, type CallHandler } from '@nestjs/common';
-import { catchError, of, tap, type Observable } from 'rxjs';
+import { catchError, of, type Observable } from 'rxjs';
+import { observed } from './observables.js';
 import { errorMessage } from '../cache.errors.js';
 import type { Acquired } from '../engine/cache-engine.js';
 import type { Ticket } from '../engine/ticket.js';
@@ -89,26 +90,24 @@ export class CachedExchange {
         return this.sendUncached(ticket, send, payload);
       }
     });
-    const handled = this.next.handle().pipe(
-      tap({
-        next: (value) => {
-          this.handlerDone = true;
-          this.value = value;
-          if (isStreamResult(value)) {
-            this.streamed = true;
-            // Described now: Express pipes a stream into the response without `send()`.
-            this.headers.status(access, res, 'MISS');
-            this.headers.forbidStore(access, res, this.plan, this.request);
-          }
-        },
-        error: () => ticket.abandon(),
-        finalize: () => {
-          // A stream, or a response the handler wrote (itself, or without `send()`), is never captured: release
-          // followers now. (The flags are final here: the handler's value, if any, arrived before completion.)
-          if (!this.handlerDone || this.streamed || access.headersSent(res)) ticket.abandon();
-        },
-      }),
-    );
+    const handled = observed(this.next.handle(), {
+      next: (value) => {
+        this.handlerDone = true;
+        this.value = value;
+        if (isStreamResult(value)) {
+          this.streamed = true;
+          // Described now: Express pipes a stream into the response without `send()`.
+          this.headers.status(access, res, 'MISS');
+          this.headers.forbidStore(access, res, this.plan, this.request);
+        }
+      },
+      error: () => ticket.abandon(),
+      finalize: () => {
+        // A stream, or a response the handler wrote (itself, or without `send()`), is never captured: release
+        // followers now. (The flags are final here: the handler's value, if any, arrived before completion.)
+        if (!this.handlerDone || this.streamed || access.headersSent(res)) ticket.abandon();
+      },
+    });
     const stale = ticket.stale;
     if (stale === undefined) return handled;
     return handled.pipe(

@@ -1,0 +1,72 @@
+import { Observable, type Subscription } from 'rxjs';
+
+/**
+ * What `then(value)` emits once `promise` resolves, as one Observable: `from(promise).pipe(mergeMap(then))`
+ * without the operator machinery (this is on every request that waits for Redis). An error of the promise or of
+ * `then` reaches the subscriber; unsubscribing before the promise settles means `then` never runs.
+ */
+export function afterPromise<T>(
+  promise: Promise<T>,
+  then: (value: T) => Observable<unknown>,
+): Observable<unknown> {
+  return new Observable<unknown>((subscriber) => {
+    let inner: Subscription | undefined;
+    let left = false;
+    promise.then(
+      (value) => {
+        if (left) return;
+        let next: Observable<unknown>;
+        try {
+          next = then(value);
+        } catch (error) {
+          subscriber.error(error);
+          return;
+        }
+        inner = next.subscribe(subscriber);
+      },
+      (error: unknown) => {
+        if (!left) subscriber.error(error);
+      },
+    );
+    return () => {
+      left = true;
+      inner?.unsubscribe();
+    };
+  });
+}
+
+/** How {@link observed} reports the source's notifications; `finalize` runs once, when the subscription ends. */
+export interface Observation {
+  next(value: unknown): void;
+  error(error: unknown): void;
+  finalize(): void;
+}
+
+/**
+ * `source`, with `observer` told of its values, its error and its end before its subscriber: `tap` without
+ * the operator machinery (on every miss).
+ */
+export function observed(source: Observable<unknown>, observer: Observation): Observable<unknown> {
+  return new Observable<unknown>((subscriber) => {
+    const subscription = source.subscribe({
+      next: (value) => {
+        try {
+          observer.next(value);
+        } catch (error) {
+          subscriber.error(error);
+          return;
+        }
+        subscriber.next(value);
+      },
+      error: (error: unknown) => {
+        observer.error(error);
+        subscriber.error(error);
+      },
+      complete: () => subscriber.complete(),
+    });
+    return () => {
+      subscription.unsubscribe();
+      observer.finalize();
+    };
+  });
+}
