@@ -1,11 +1,14 @@
 const EXTRA_RESERVED = /[!'()*]/g;
+/** Text that encodes to itself: what `encodeURIComponent` leaves alone, but for `!'()*`. */
+const UNRESERVED = /^[A-Za-z0-9_.~-]*$/;
 
 /**
  * Encodes one value for use inside a key: the result never contains `:`, `*`, `?`, `[`, `]`, `#`, `&`, `=`,
  * spaces or non-ASCII characters, and distinct inputs give distinct outputs.
  */
 export function encodeKeySegment(value: string | number): string {
-  const text = String(value);
+  const text = typeof value === 'string' ? value : String(value);
+  if (UNRESERVED.test(text)) return text;
   let encoded: string;
   try {
     encoded = encodeURIComponent(text);

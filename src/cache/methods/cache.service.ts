@@ -35,7 +35,11 @@ const KEY_MEMO_SIZE = 10_000;
  */
 @Injectable()
 export class CacheService {
-  private readonly keys = new Map<string, EntryKey>();
+  /** Entry keys without fixed tags, per namespace and key (see {@link entryKey}). */
+  private readonly keys = new Map<string, Map<string, EntryKey>>();
+  /** Entry keys with fixed tags, per namespace, key and tags. */
+  private readonly taggedKeys = new Map<string, EntryKey>();
+  private remembered = 0;
   /** The counters every call adds to (one bucket: namespaces may be per tenant, and unbounded). */
   private readonly counters: MethodCounters;
 
@@ -105,17 +109,38 @@ export class CacheService {
    * every reader checks; a reader that names them also reads their records in its lookup (one round trip).
    */
   private entryKey(namespace: string, rest: string, tags: readonly string[]): EntryKey {
-    const id =
-      tags.length === 0
-        ? `${namespace}\u0000${rest}`
-        : `${namespace}\u0000${rest}\u0000${JSON.stringify(tags)}`;
-    let key = this.keys.get(id);
+    if (tags.length > 0) {
+      const id = `${namespace}\u0000${rest}\u0000${JSON.stringify(tags)}`;
+      let key = this.taggedKeys.get(id);
+      if (key === undefined) {
+        key = this.remember(namespace, rest, tags);
+        this.taggedKeys.set(id, key);
+      }
+      return key;
+    }
+    // Two levels: no string is built to look a key up (this is on every call).
+    let key = this.keys.get(namespace)?.get(rest);
     if (key === undefined) {
-      key = this.backend.keys.entry(namespace, builtKey(namespace, rest), tags, 'value');
-      if (this.keys.size >= KEY_MEMO_SIZE) this.keys.clear();
-      this.keys.set(id, key);
+      key = this.remember(namespace, rest, tags);
+      let inNamespace = this.keys.get(namespace);
+      if (inNamespace === undefined) {
+        inNamespace = new Map();
+        this.keys.set(namespace, inNamespace);
+      }
+      inNamespace.set(rest, key);
     }
     return key;
+  }
+
+  /** A new entry key, counted against the memo's bound (past it, everything remembered is forgotten). */
+  private remember(namespace: string, rest: string, tags: readonly string[]): EntryKey {
+    if (this.remembered >= KEY_MEMO_SIZE) {
+      this.keys.clear();
+      this.taggedKeys.clear();
+      this.remembered = 0;
+    }
+    this.remembered++;
+    return this.backend.keys.entry(namespace, builtKey(namespace, rest), tags, 'value');
   }
 
   private callOf(
