@@ -146,6 +146,36 @@ describe.skipIf(skip).each(ADAPTERS)('Redis commands per request, from MONITOR, 
     expect(await cache.get(['account', 'counted'], { namespace: 'auth' })).toBeUndefined();
   });
 
+  it('after the clock is lost, one cold miss adds the script that makes it, once', async () => {
+    await getRow(engine.url, '/e/item/clock-before');
+    redis.cli('DEL', `${prefix}:@clock`);
+    let answer: Awaited<ReturnType<typeof getRow>> | undefined;
+    const first = await log.around(async () => (answer = await getRow(engine.url, '/e/item/clock-lost')), {
+      expect: wroteEntry,
+    });
+    expect(answer?.cache).toBe('MISS');
+    const client = clientOf(first);
+    // The read, the script that makes the clock (before the handler runs: its value is the stamp), the write.
+    expect(
+      client.map((c) => c.name),
+      render(first),
+    ).toHaveLength(3);
+    expect(client[0]?.name, render(first)).toBe('MGET');
+    expect(keysOf(client[1] as MonitoredCommand), render(first)).toEqual([`${prefix}:@clock`]);
+    expect(Number(redis.cli('GET', `${prefix}:@clock`))).toBeGreaterThan(0);
+    // The value computed after that is stored, and the next cold miss is the read and one write again.
+    await sleep(100);
+    expect((await getRow(engine.url, '/e/item/clock-lost')).cache).toBe('HIT');
+    const next = await log.around(async () => (answer = await getRow(engine.url, '/e/item/clock-back')), {
+      expect: wroteEntry,
+    });
+    expect(answer?.cache).toBe('MISS');
+    expect(
+      clientOf(next).map((c) => c.name),
+      render(next),
+    ).toHaveLength(2);
+  });
+
   it('with lock: true, a cold miss adds only the lock commands; its hit is one MGET', async () => {
     let answer: Awaited<ReturnType<typeof getRow>> | undefined;
     const commands = await log.around(async () => (answer = await getRow(engine.url, '/e/locked/counted')), {
