@@ -15,14 +15,11 @@ export function afterPromise<T>(
     promise.then(
       (value) => {
         if (left) return;
-        let next: Observable<unknown>;
         try {
-          next = then(value);
+          inner = then(value).subscribe(subscriber);
         } catch (error) {
           subscriber.error(error);
-          return;
         }
-        inner = next.subscribe(subscriber);
       },
       (error: unknown) => {
         if (!left) subscriber.error(error);
@@ -59,7 +56,12 @@ export function observed(source: Observable<unknown>, observer: Observation): Ob
         subscriber.next(value);
       },
       error: (error: unknown) => {
-        observer.error(error);
+        try {
+          observer.error(error);
+        } catch (thrown) {
+          subscriber.error(thrown);
+          return;
+        }
         subscriber.error(error);
       },
       complete: () => subscriber.complete(),

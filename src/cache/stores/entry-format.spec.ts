@@ -59,6 +59,14 @@ describe('entry format in Redis', () => {
       'R',
       'R\n',
       JSON.stringify({ value: { ...base, status: 0, body: 'j1' } }),
+      // A prototype or a tick beyond the integers from Redis (untrusted text).
+      `R${JSON.stringify({ ...base, status: 200 }).replace('{', '{"__proto__":{"tags":[1]},')}\nx`,
+      JSON.stringify({ value: { ...base, status: 200, body: 'x' } }).replace(
+        '{"value":{',
+        '{"value":{"__proto__":{},',
+      ),
+      `R${JSON.stringify({ ...base, status: 200 }).replace('"tick":7', '"tick":1e400')}\nx`,
+      `R${JSON.stringify({ ...base, status: 200 }).replace('"tick":7', '"tick":1.5')}\nx`,
     ]) {
       expect(parseEntry(raw)).toBeUndefined();
     }

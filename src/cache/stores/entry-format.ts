@@ -22,6 +22,8 @@ export function serializeEntry(entry: StoredResponse): string {
     : `${mark}${JSON.stringify(fields)}\n${body}`;
 }
 
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+
 /**
  * The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape, or a mark that
  * does not match its status). Keyv's serialization (`{"value":…}`), which earlier versions wrote for responses,
@@ -37,7 +39,12 @@ export function parseEntry(raw: unknown): StoredResponse | undefined {
         string,
         unknown
       > | null;
-      if (fields === null || typeof fields !== 'object' || 'body' in fields) return undefined;
+      // Redis text is untrusted: a `__proto__` key would become the prototype of the copies the memory tiers
+      // keep (Object.assign), and a tick beyond the integers (`1e400`) would outrank every invalidation.
+      if (fields === null || typeof fields !== 'object' || 'body' in fields || hasOwn(fields, '__proto__')) {
+        return undefined;
+      }
+      if (!Number.isSafeInteger(fields['tick'])) return undefined;
       if ((fields['status'] === VALUE_STATUS) !== (mark === 86) || (mark === 86 && end === -1)) {
         return undefined;
       }
@@ -46,7 +53,9 @@ export function parseEntry(raw: unknown): StoredResponse | undefined {
       return isStoredResponse(fields) ? fields : undefined;
     }
     const value = (JSON.parse(raw) as { value?: unknown } | null)?.value;
-    return isStoredResponse(value) && value.status !== VALUE_STATUS ? value : undefined;
+    if (!isStoredResponse(value) || value.status === VALUE_STATUS || hasOwn(value, '__proto__'))
+      return undefined;
+    return Number.isSafeInteger(value.tick) ? value : undefined;
   } catch {
     return undefined;
   }

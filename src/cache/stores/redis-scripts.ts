@@ -41,6 +41,16 @@ local function clockNow(key)
   redis.call('SET', key, base)
   return 0, base
 end
+local function tickClock(key)
+  local _, current = clockNow(key)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local ticked = tonumber(current) + 1
+  if now > ticked then ticked = now end
+  local text = string.format('%.0f', ticked)
+  redis.call('SET', key, text)
+  return text
+end
 `;
 
 /**
@@ -58,7 +68,8 @@ local slack = math.min(${RECORD_SLACK_MS}, math.floor(ttl / 4))
 local long = ttl + slack
 local enough = ttl + math.floor(slack / 2)
 local before, current = clockNow(KEYS[2])
-if tick == 0 then return 0 end
+-- A stamp above the clock: the clock went back (a restore from an older snapshot, a lagging replica promoted).
+if tick == 0 or (before > 0 and tick > before) then return 0 end
 local quiet = before == tick
 local fenced = false
 local present = {}
@@ -85,20 +96,19 @@ return 1
 `);
 
 /**
- * An invalidation, as one command: ticks the clock and moves the existing records to the new tick (never
- * creating one). KEYS: clock, records... Returns the new tick as text.
+ * An invalidation, as one command: ticks the clock (to its value + 1, or the server's time in microseconds when
+ * that is later, so that a clock that went back, restored from an older snapshot or a lagging replica, still
+ * ticks above every stamp handed out before) and moves the existing records to the new tick (never creating one). KEYS: clock, records... Returns the new tick as text.
  */
 export const INVALIDATE_SCRIPT = script(`${CLOCK}
-clockNow(KEYS[1])
-local tick = string.format('%.0f', redis.call('INCR', KEYS[1]))
+local tick = tickClock(KEYS[1])
 for i = 2, #KEYS do redis.call('SET', KEYS[i], tick, 'XX', 'KEEPTTL') end
 return tick
 `);
 
 /** Cluster: the clock's part of an invalidation, on the clock's own slot. KEYS: clock. */
 export const TICK_SCRIPT = script(`${CLOCK}
-clockNow(KEYS[1])
-return string.format('%.0f', redis.call('INCR', KEYS[1]))
+return tickClock(KEYS[1])
 `);
 
 /**

@@ -49,9 +49,16 @@ export class RedisTier implements CacheTier {
     return { entry: withEntry ? parseEntry(values[0]) : undefined, clock, records };
   }
 
-  /** The clock, made when missing; 0 when that failed (a full server that evicts nothing): writes are refused. */
+  /**
+   * The clock, made when missing; 0 when that failed (a full server that evicts nothing, a read-only replica):
+   * writes stamped with it are refused, and reads still answer.
+   */
   private async clock(): Promise<number> {
-    return tickOf(await this.run(CLOCK_SCRIPT, [this.clockKey], [])) ?? 0;
+    try {
+      return tickOf(await this.run(CLOCK_SCRIPT, [this.clockKey], [])) ?? 0;
+    } catch {
+      return 0;
+    }
   }
 
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
@@ -84,7 +91,8 @@ export class RedisTier implements CacheTier {
    * after the response is ordered after them on each node). Each record allows or refuses the entry on its own
    * node; a missing one is created at the stamp. An invalidation that lands meanwhile creates the records it
    * targets, so whichever of the two a node runs first, the entry ends up refused. A record that was missing
-   * while the clock moved (it may have been invalidated and lost meanwhile) is raised to the clock afterwards.
+   * while the clock moved (it may have been invalidated and lost meanwhile) is raised to the clock afterwards;
+   * if that raise fails (its node unreachable), the entry stays valid until it expires (docs/storage-model.md).
    */
   private async writeAcrossSlots(
     recordKeys: readonly string[],
@@ -112,6 +120,7 @@ export class RedisTier implements CacheTier {
     // are unknown): it may have been invalidated and lost (expired, evicted) while the value was computed.
     // Raise the records this write created to the clock (brought back first, when lost): the entry is refused.
     if (clock === 0) clock = await this.clock();
+    if (clock === 0) return false;
     await Promise.all(
       created.map((recordKey) =>
         this.commands.eval(RAISE_RECORD_SCRIPT.source, { keys: [recordKey], arguments: [String(clock)] }),
