@@ -1,4 +1,4 @@
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 
 /**
  * What `then(value)` emits once `promise` resolves, as one Observable: `from(promise).pipe(mergeMap(then))`
@@ -32,37 +32,39 @@ export function afterPromise<T>(
   });
 }
 
-/** How {@link observed} reports the source's notifications; `finalize` runs once, when the subscription ends. */
+/**
+ * How {@link observed} reports the source's notifications; `finalize` runs once, when the subscription ends.
+ * Functions, not methods: they are called without `this`.
+ */
 export interface Observation {
-  next(value: unknown): void;
-  error(error: unknown): void;
-  finalize(): void;
+  readonly next: (value: unknown) => void;
+  readonly error: (error: unknown) => void;
+  readonly finalize: () => void;
+}
+
+/** Runs `notify`; when it throws, the error goes to `subscriber` instead. Whether it returned normally. */
+function told(subscriber: Subscriber<unknown>, notify: (value: unknown) => void, value: unknown): boolean {
+  try {
+    notify(value);
+    return true;
+  } catch (error) {
+    subscriber.error(error);
+    return false;
+  }
 }
 
 /**
  * `source`, with `observer` told of its values, its error and its end before its subscriber: `tap` without
- * the operator machinery (on every miss).
+ * the operator machinery (on every miss). A callback that throws errors the stream instead.
  */
 export function observed(source: Observable<unknown>, observer: Observation): Observable<unknown> {
   return new Observable<unknown>((subscriber) => {
     const subscription = source.subscribe({
       next: (value) => {
-        try {
-          observer.next(value);
-        } catch (error) {
-          subscriber.error(error);
-          return;
-        }
-        subscriber.next(value);
+        if (told(subscriber, observer.next, value)) subscriber.next(value);
       },
       error: (error: unknown) => {
-        try {
-          observer.error(error);
-        } catch (thrown) {
-          subscriber.error(thrown);
-          return;
-        }
-        subscriber.error(error);
+        if (told(subscriber, observer.error, error)) subscriber.error(error);
       },
       complete: () => subscriber.complete(),
     });

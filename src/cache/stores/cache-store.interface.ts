@@ -54,16 +54,27 @@ export interface CacheStore {
   close(): Promise<void>;
 }
 
-/** Whether `value` has the shape of a {@link StoredResponse}; anything else read from a store is a miss. */
+/**
+ * Whether `value` has the shape of a {@link StoredResponse}; anything else read from a store is a miss. Store
+ * contents are untrusted: an own `__proto__` key (JSON.parse keeps it, and Object.assign would make it the
+ * prototype of a copy) and a tick that is not a safe integer (`1e400` would outrank every invalidation) are
+ * refused.
+ */
 export function isStoredResponse(value: unknown): value is StoredResponse {
-  if (value === null || typeof value !== 'object') return false;
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    Object.prototype.hasOwnProperty.call(value, '__proto__')
+  ) {
+    return false;
+  }
   const v = value as Record<string, unknown>;
   return (
     typeof v['status'] === 'number' &&
     typeof v['etag'] === 'string' &&
     typeof v['expiresAt'] === 'number' &&
     typeof v['staleUntil'] === 'number' &&
-    typeof v['tick'] === 'number' &&
+    Number.isSafeInteger(v['tick']) &&
     typeof v['computeMs'] === 'number' &&
     (v['body'] === undefined || typeof v['body'] === 'string') &&
     (v['contentType'] === undefined || typeof v['contentType'] === 'string') &&

@@ -22,8 +22,6 @@ export function serializeEntry(entry: StoredResponse): string {
     : `${mark}${JSON.stringify(fields)}\n${body}`;
 }
 
-const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
-
 /**
  * The entry held in `raw`, or `undefined` when it is not one (missing, corrupt, another shape, or a mark that
  * does not match its status). Keyv's serialization (`{"value":…}`), which earlier versions wrote for responses,
@@ -32,30 +30,22 @@ const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwn
 export function parseEntry(raw: unknown): StoredResponse | undefined {
   if (typeof raw !== 'string') return undefined;
   try {
-    const mark = raw.charCodeAt(0);
-    if (mark === 86 /* V */ || mark === 82 /* R */) {
+    const mark = raw[0];
+    if (mark === VALUE_MARK || mark === RESPONSE_MARK) {
       const end = raw.indexOf('\n');
       const fields = JSON.parse(end === -1 ? raw.slice(1) : raw.slice(1, end)) as Record<
         string,
         unknown
       > | null;
-      // Redis text is untrusted: a `__proto__` key would become the prototype of the copies the memory tiers
-      // keep (Object.assign), and a tick beyond the integers (`1e400`) would outrank every invalidation.
-      if (fields === null || typeof fields !== 'object' || 'body' in fields || hasOwn(fields, '__proto__')) {
-        return undefined;
-      }
-      if (!Number.isSafeInteger(fields['tick'])) return undefined;
-      if ((fields['status'] === VALUE_STATUS) !== (mark === 86) || (mark === 86 && end === -1)) {
-        return undefined;
-      }
+      if (fields === null || typeof fields !== 'object' || 'body' in fields) return undefined;
+      const isValue = mark === VALUE_MARK;
+      if ((fields['status'] === VALUE_STATUS) !== isValue || (isValue && end === -1)) return undefined;
       // A fresh object of JSON.parse's: completed in place (no copy).
       if (end !== -1) fields['body'] = raw.slice(end + 1);
       return isStoredResponse(fields) ? fields : undefined;
     }
     const value = (JSON.parse(raw) as { value?: unknown } | null)?.value;
-    if (!isStoredResponse(value) || value.status === VALUE_STATUS || hasOwn(value, '__proto__'))
-      return undefined;
-    return Number.isSafeInteger(value.tick) ? value : undefined;
+    return isStoredResponse(value) && value.status !== VALUE_STATUS ? value : undefined;
   } catch {
     return undefined;
   }

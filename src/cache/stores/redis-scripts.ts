@@ -98,7 +98,8 @@ return 1
 /**
  * An invalidation, as one command: ticks the clock (to its value + 1, or the server's time in microseconds when
  * that is later, so that a clock that went back, restored from an older snapshot or a lagging replica, still
- * ticks above every stamp handed out before) and moves the existing records to the new tick (never creating one). KEYS: clock, records... Returns the new tick as text.
+ * ticks above every stamp handed out before) and moves the existing records to the new tick (never creating
+ * one). KEYS: clock, records... Returns the new tick as text.
  */
 export const INVALIDATE_SCRIPT = script(`${CLOCK}
 local tick = tickClock(KEYS[1])

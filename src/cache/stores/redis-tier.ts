@@ -73,10 +73,10 @@ export class RedisTier implements CacheTier {
     entry: StoredResponse,
     ttlMs: number,
   ): Promise<boolean> {
-    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
-    const payload = serializeEntry(entry);
     // Stamped 0: its lookup could not make the clock, so nothing tells whether an invalidation came since.
     if (entry.tick === 0) return false;
+    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    const payload = serializeEntry(entry);
     if (this.cluster) return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
     const reply = await this.run(
       WRITE_SCRIPT,
