@@ -71,6 +71,13 @@ export function restOf(namespace: string, built: string): string {
 /** What an entry holds: an HTTP response (`@Cached`) or a value (`@Cacheable`, `CacheService`). */
 export type EntryKind = 'response' | 'value';
 
+/** A namespace as keys use it: encoded, its record, and the prefix scopes of the key heads seen in it. */
+interface KnownNamespace {
+  readonly encoded: string;
+  readonly record: string;
+  readonly prefixes: Map<string, readonly string[]>;
+}
+
 /** Names every key of one prefix: entries, scope records, the clock and locks. */
 export class KeySpace {
   /** The invalidation clock: the one key that has no expiry. */
@@ -81,7 +88,9 @@ export class KeySpace {
   private readonly recordBase: string;
   private readonly tagKeys = new Map<string, string>();
   private readonly records = new Map<string, string>();
-  private readonly namespaces = new Map<string, { encoded: string; record: string }>();
+  private readonly namespaces = new Map<string, KnownNamespace>();
+  /** Prefix lists remembered in all namespaces together. */
+  private prefixCount = 0;
   private readonly allRecord: string;
 
   constructor(readonly prefix: string) {
@@ -129,19 +138,25 @@ export class KeySpace {
   ): EntryKey {
     const rest = restOf(namespace, built);
     const ns = this.namespaceOf(namespace);
-    const recordKeys = [this.allRecord, ns.record];
+    // The first MAX_SCOPE_DEPTH segments that a `:` ends name the prefix scopes; keys of one route share them.
     let end = -1;
-    for (let depth = 0; depth < MAX_SCOPE_DEPTH; depth++) {
+    let segments = 0;
+    while (segments < MAX_SCOPE_DEPTH) {
       const next = rest.indexOf(':', end + 1);
-      end = next === -1 ? rest.length : next;
-      if (next === -1) {
-        // The whole key (a leaf: unique per entry on miss-heavy routes, where a memo would only churn). A value's
-        // leaf is exact (below): a write of its key evicts it and never the keys that extend it.
-        if (kind === 'response') recordKeys.push(this.record(`p:${ns.encoded}:${rest}`));
-        break;
-      }
-      recordKeys.push(this.memoRecord(`p:${ns.encoded}:${rest.slice(0, end)}`));
+      if (next === -1) break;
+      end = next;
+      segments++;
     }
+    const recordKeys = [this.allRecord, ns.record];
+    if (segments > 0) {
+      const prefixes = this.prefixRecords(ns, rest.slice(0, end));
+      for (let i = 0; i < prefixes.length; i++) recordKeys.push(prefixes[i] ?? '');
+    }
+    // Fewer segments: the whole key is a prefix scope of its own (a leaf: unique per entry on miss-heavy routes,
+    // where a memo would only churn). A value's leaf is exact (below): a write of its key evicts it and never the
+    // keys that extend it.
+    if (segments < MAX_SCOPE_DEPTH && kind === 'response')
+      recordKeys.push(this.record(`p:${ns.encoded}:${rest}`));
     if (kind === 'value') recordKeys.push(this.record(`x:${ns.encoded}:${rest}`));
     for (const tag of tags) {
       const record = this.tagRecords([tag])[0] ?? '';
@@ -158,14 +173,43 @@ export class KeySpace {
     return bounded(this.lockBase, tail);
   }
 
-  private namespaceOf(namespace: string): { encoded: string; record: string } {
+  private namespaceOf(namespace: string): KnownNamespace {
     let known = this.namespaces.get(namespace);
     if (known === undefined) {
-      known = { encoded: encodeKeySegment(namespace), record: this.record(Scopes.namespace(namespace)) };
-      if (this.namespaces.size >= RECORD_MEMO_SIZE) this.namespaces.clear();
+      known = {
+        encoded: encodeKeySegment(namespace),
+        record: this.record(Scopes.namespace(namespace)),
+        prefixes: new Map(),
+      };
+      if (this.namespaces.size >= RECORD_MEMO_SIZE) this.forgetNamespaces();
       this.namespaces.set(namespace, known);
     }
     return known;
+  }
+
+  /**
+   * The record keys of the prefix scopes of `head` (a key's first segments, without the `:` that ends the last
+   * one), shortest first: remembered per namespace, since the keys of one route begin alike.
+   */
+  private prefixRecords(ns: KnownNamespace, head: string): readonly string[] {
+    let known = ns.prefixes.get(head);
+    if (known === undefined) {
+      const records: string[] = [];
+      for (let end = head.indexOf(':'); ; end = head.indexOf(':', end + 1)) {
+        records.push(this.memoRecord(`p:${ns.encoded}:${end === -1 ? head : head.slice(0, end)}`));
+        if (end === -1) break;
+      }
+      known = records;
+      if (++this.prefixCount > RECORD_MEMO_SIZE) this.forgetNamespaces();
+      ns.prefixes.set(head, known);
+    }
+    return known;
+  }
+
+  private forgetNamespaces(): void {
+    for (const ns of this.namespaces.values()) ns.prefixes.clear();
+    this.namespaces.clear();
+    this.prefixCount = 0;
   }
 
   /** Record keys repeat across entries: one string per scope, so its hash is computed once. */
