@@ -100,6 +100,29 @@ describe('KeySpace', () => {
     expect(key.recordKeys).toContain(space.record(Scopes.prefix('users', ['list', 'page', '1', 'size'])));
   });
 
+  it('gives the keys of one route the same prefix records, whatever it remembered before', () => {
+    const busy = new KeySpace('cache');
+    // Past the bounds of what a space remembers (10,000 key heads, 10,000 namespaces), then back to the first.
+    for (let i = 0; i < 12_000; i++) busy.entry(`ns${i % 11_000}`, `GET:%2Fitems%2F${i}:p=:q=`);
+    for (const built of ['GET:%2Fitems%2F1:p=:q=', 'GET:%2Fitems%2F1:p=', 'GET', 'GET:a:b:c:d', 'a::b']) {
+      for (const kind of ['response', 'value'] as const) {
+        expect(busy.entry('ns1', built, [], kind).recordKeys).toEqual(
+          new KeySpace('cache').entry('ns1', built, [], kind).recordKeys,
+        );
+      }
+    }
+    const first = busy.entry('users', 'users:GET:%2Fusers::k=1').recordKeys;
+    const second = busy.entry('users', 'users:GET:%2Fusers::k=2').recordKeys;
+    expect(second).toEqual(first);
+    expect(first).toEqual([
+      'cache:@s:*',
+      'cache:@s:n:users',
+      'cache:@s:p:users:GET',
+      'cache:@s:p:users:GET:%2Fusers',
+      'cache:@s:p:users:GET:%2Fusers:',
+    ]);
+  });
+
   it('places a key built without its namespace, or holding nothing else, under the namespace', () => {
     expect(space.entry('users', 'list:page:1').key).toBe('cache:@e:users:list:page:1');
     expect(space.entry('users', 'usersX:1').key).toBe('cache:@e:users:usersX:1');

@@ -87,7 +87,6 @@ export class KeySpace {
   private readonly lockBase: string;
   private readonly recordBase: string;
   private readonly tagKeys = new Map<string, string>();
-  private readonly records = new Map<string, string>();
   private readonly namespaces = new Map<string, KnownNamespace>();
   /** Prefix lists remembered in all namespaces together. */
   private prefixCount = 0;
@@ -148,10 +147,7 @@ export class KeySpace {
       segments++;
     }
     const recordKeys = [this.allRecord, ns.record];
-    if (segments > 0) {
-      const prefixes = this.prefixRecords(ns, rest.slice(0, end));
-      for (let i = 0; i < prefixes.length; i++) recordKeys.push(prefixes[i] ?? '');
-    }
+    if (segments > 0) recordKeys.push(...this.prefixRecords(ns, rest.slice(0, end)));
     // Fewer segments: the whole key is a prefix scope of its own (a leaf: unique per entry on miss-heavy routes,
     // where a memo would only churn). A value's leaf is exact (below): a write of its key evicts it and never the
     // keys that extend it.
@@ -181,7 +177,10 @@ export class KeySpace {
         record: this.record(Scopes.namespace(namespace)),
         prefixes: new Map(),
       };
-      if (this.namespaces.size >= RECORD_MEMO_SIZE) this.forgetNamespaces();
+      if (this.namespaces.size >= RECORD_MEMO_SIZE) {
+        this.forgetPrefixes();
+        this.namespaces.clear();
+      }
       this.namespaces.set(namespace, known);
     }
     return known;
@@ -196,31 +195,20 @@ export class KeySpace {
     if (known === undefined) {
       const records: string[] = [];
       for (let end = head.indexOf(':'); ; end = head.indexOf(':', end + 1)) {
-        records.push(this.memoRecord(`p:${ns.encoded}:${end === -1 ? head : head.slice(0, end)}`));
+        records.push(this.record(`p:${ns.encoded}:${end === -1 ? head : head.slice(0, end)}`));
         if (end === -1) break;
       }
       known = records;
-      if (++this.prefixCount > RECORD_MEMO_SIZE) this.forgetNamespaces();
+      if (this.prefixCount >= RECORD_MEMO_SIZE) this.forgetPrefixes();
       ns.prefixes.set(head, known);
+      this.prefixCount++;
     }
     return known;
   }
 
-  private forgetNamespaces(): void {
+  private forgetPrefixes(): void {
     for (const ns of this.namespaces.values()) ns.prefixes.clear();
-    this.namespaces.clear();
     this.prefixCount = 0;
-  }
-
-  /** Record keys repeat across entries: one string per scope, so its hash is computed once. */
-  private memoRecord(scope: string): string {
-    let key = this.records.get(scope);
-    if (key === undefined) {
-      key = this.record(scope);
-      if (this.records.size >= RECORD_MEMO_SIZE) this.records.clear();
-      this.records.set(scope, key);
-    }
-    return key;
   }
 }
 
