@@ -18,10 +18,15 @@ import { describeTierContract, type RawKeys, type TierSubject } from './store-co
 
 const runId = `tier-contract-${process.pid}-${Date.now()}`;
 
-describeTierContract('memory', `${runId}-memory`, async () => ({
-  tier: () => new MemoryTier(10_000, 64 * 1024 * 1024),
-  teardown: async () => undefined,
-}));
+describeTierContract(
+  'memory',
+  `${runId}-memory`,
+  async () => ({
+    tier: () => new MemoryTier(10_000, 64 * 1024 * 1024),
+    teardown: async () => undefined,
+  }),
+  { floor: true },
+);
 
 const redisAvailable = process.env['REDIS_URL'] !== undefined || canSpawnRedis();
 if (!skipWithoutRedis('tier contract on Redis', redisAvailable)) {

@@ -10,7 +10,10 @@ export interface TierRead {
    * refused). The stamp of anything computed after this read.
    */
   readonly clock: number;
-  /** The ticks held by `key.recordKeys`, in order; `undefined` for a missing (or unreadable) record. */
+  /**
+   * The ticks held by `key.recordKeys`, in order; `undefined` for a missing (or unreadable) record (the
+   * in-process tier answers a missing record with its floor instead, see docs/storage-model.md).
+   */
   readonly records: ReadonlyArray<number | undefined>;
 }
 

@@ -18,6 +18,11 @@ function queueLength(records: MemoryRecords): number {
   return (Reflect.get(records, 'queueKeys') as string[]).length;
 }
 
+/** Admits an entry stamped at the current clock that lives `ms` from now: invalidations then keep records. */
+function liveFor(records: MemoryRecords, now: number, ms: number): void {
+  expect(records.admit(records.current, [], now + ms)).toBe(true);
+}
+
 describe('MemoryRecords', () => {
   describe('the clock', () => {
     it('starts at the wall time in microseconds', () => {
@@ -30,15 +35,16 @@ describe('MemoryRecords', () => {
       const records = new MemoryRecords(10, clock.now);
       const start = records.current;
       expect(records.invalidate([])).toBe(start + 1);
+      liveFor(records, clock.now(), 1000);
       expect(records.invalidate(['a', 'b'])).toBe(start + 2);
       expect(records.current).toBe(start + 2);
     });
 
-    it('does not tick on reads or writes', () => {
+    it('does not tick on reads or admitted writes', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10, clock.now);
       const start = records.current;
-      records.ensure('a', start, clock.now() + 1000);
+      liveFor(records, clock.now(), 1000);
       records.get('a');
       records.get('missing');
       clock.advance(5000);
@@ -48,6 +54,7 @@ describe('MemoryRecords', () => {
     it('comes back above every tick handed out before, after a restart a millisecond later', () => {
       const clock = manualClock();
       const before = new MemoryRecords(10, clock.now);
+      liveFor(before, clock.now(), 60_000);
       let last = 0;
       for (let i = 0; i < 999; i++) last = before.invalidate(['a']);
       clock.advance(1);
@@ -56,190 +63,209 @@ describe('MemoryRecords', () => {
   });
 
   describe('records', () => {
-    it('misses a record that was never written', () => {
-      const records = new MemoryRecords(10, manualClock().now);
-      expect(records.get('a')).toBeUndefined();
+    it('answers a scope never invalidated with the floor, 0 at first, and writes no record for it', () => {
+      const clock = manualClock();
+      const records = new MemoryRecords(10, clock.now);
+      expect(records.get('a')).toBe(0);
+      expect(records.admit(records.current, ['a', 'b'], clock.now() + 1000)).toBe(true);
+      expect(records.get('a')).toBe(0);
       expect(records.size).toBe(0);
     });
 
-    it('creates a missing record at the given tick', () => {
+    it('makes a record at the new tick for each invalidated scope while an entry lives', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10, clock.now);
-      expect(records.ensure('a', 42, clock.now() + 1000)).toBe(42);
-      expect(records.get('a')).toBe(42);
-      expect(records.size).toBe(1);
+      liveFor(records, clock.now(), 1000);
+      const tick = records.invalidate(['a', 'c']);
+      expect(records.get('a')).toBe(tick);
+      expect(records.get('b')).toBe(0);
+      expect(records.get('c')).toBe(tick);
+      expect(records.size).toBe(2);
     });
 
-    it('keeps the tick of an existing record and returns it', () => {
+    it('makes no record when no entry lives, and raises the floor to the tick instead', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 42, clock.now() + 1000);
-      expect(records.ensure('a', 7, clock.now() + 1000)).toBe(42);
-      expect(records.ensure('a', 99, clock.now() + 1000)).toBe(42);
-      expect(records.get('a')).toBe(42);
-    });
-
-    it('expires a record at its expiry time', () => {
-      const clock = manualClock();
-      const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
-      clock.advance(999);
-      expect(records.get('a')).toBe(1);
-      clock.advance(1);
-      expect(records.get('a')).toBeUndefined();
+      const first = records.invalidate(['a']);
       expect(records.size).toBe(0);
-    });
-
-    it('re-creates an expired record at the new tick, not the old one', () => {
-      const clock = manualClock();
-      const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
+      expect(records.floor).toBe(first);
+      liveFor(records, clock.now(), 1000);
       clock.advance(1000);
-      expect(records.ensure('a', 5, clock.now() + 1000)).toBe(5);
-      expect(records.get('a')).toBe(5);
+      const second = records.invalidate(['b']);
+      expect(records.size).toBe(0);
+      expect(records.floor).toBe(second);
+      expect(records.get('b')).toBe(second);
     });
 
-    it('ensure() extends a lifetime and never shortens it', () => {
+    it('keeps a record until the latest entry admitted before it ends, then raises the floor to its tick', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
-      records.ensure('a', 1, clock.now() + 5000);
-      records.ensure('a', 1, clock.now() + 10);
+      liveFor(records, clock.now(), 1000);
+      liveFor(records, clock.now(), 5000);
+      liveFor(records, clock.now(), 10);
+      const tick = records.invalidate(['a']);
       clock.advance(4999);
-      expect(records.get('a')).toBe(1);
+      expect(records.get('a')).toBe(tick);
+      expect(records.floor).toBe(0);
       clock.advance(1);
-      expect(records.get('a')).toBeUndefined();
+      expect(records.get('a')).toBe(tick);
+      expect(records.size).toBe(0);
+      expect(records.floor).toBe(tick);
     });
 
-    it('clear() forgets every record and keeps the clock', () => {
+    it('extends the lifetime of a record invalidated again, and never shortens it', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
+      liveFor(records, clock.now(), 1000);
+      records.invalidate(['a']);
+      liveFor(records, clock.now(), 3000);
+      const tick = records.invalidate(['a']);
+      clock.advance(2999);
+      expect(records.size).toBe(1);
+      expect(records.get('a')).toBe(tick);
+      clock.advance(1);
+      expect(records.get('a')).toBe(tick);
+      expect(records.size).toBe(0);
+    });
+
+    it('clear() forgets every record and raises the floor to the clock', () => {
+      const clock = manualClock();
+      const records = new MemoryRecords(10, clock.now);
+      liveFor(records, clock.now(), 1000);
+      const stamp = records.current;
       const tick = records.invalidate(['a']);
       records.clear();
       expect(records.size).toBe(0);
-      expect(records.get('a')).toBeUndefined();
       expect(records.current).toBe(tick);
-      records.ensure('b', tick, clock.now() + 1000);
-      expect(records.get('b')).toBe(tick);
+      expect(records.floor).toBe(tick);
+      expect(records.admit(stamp, ['b'], clock.now() + 1000)).toBe(false);
+      expect(records.admit(tick, ['b'], clock.now() + 1000)).toBe(true);
     });
   });
 
-  describe('invalidate', () => {
-    it('moves the existing records among the keys to the new tick', () => {
+  describe('admit', () => {
+    it('refuses a stamp below a record of its scopes, and admits one at or above it', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
-      records.ensure('b', 1, clock.now() + 1000);
-      records.ensure('c', 1, clock.now() + 1000);
-      const tick = records.invalidate(['a', 'c']);
-      expect(records.get('a')).toBe(tick);
-      expect(records.get('b')).toBe(1);
-      expect(records.get('c')).toBe(tick);
-    });
-
-    it('never creates a record', () => {
-      const clock = manualClock();
-      const records = new MemoryRecords(10, clock.now);
-      records.invalidate(['a', 'b']);
-      expect(records.get('a')).toBeUndefined();
-      expect(records.get('b')).toBeUndefined();
-      expect(records.size).toBe(0);
-    });
-
-    it('leaves an expired record missing', () => {
-      const clock = manualClock();
-      const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
-      clock.advance(1000);
-      records.invalidate(['a']);
-      expect(records.get('a')).toBeUndefined();
-      expect(records.size).toBe(0);
-    });
-
-    it('keeps the lifetime of the records it moves', () => {
-      const clock = manualClock();
-      const records = new MemoryRecords(10, clock.now);
-      records.ensure('a', 1, clock.now() + 1000);
+      liveFor(records, clock.now(), 60_000);
+      const stamp = records.current;
       const tick = records.invalidate(['a']);
-      clock.advance(999);
+      expect(records.admit(stamp, ['x', 'a'], clock.now() + 1000)).toBe(false);
+      expect(records.admit(stamp, ['x', 'b'], clock.now() + 1000)).toBe(true);
+      expect(records.admit(tick, ['x', 'a'], clock.now() + 1000)).toBe(true);
+    });
+
+    it('refuses a stamp below a record that expired but was not dropped yet', () => {
+      const clock = manualClock();
+      const records = new MemoryRecords(10, clock.now);
+      liveFor(records, clock.now(), 100);
+      const stamp = records.current;
+      records.invalidate(['a']);
+      clock.advance(100);
+      expect(records.admit(stamp, ['a'], clock.now() + 1000)).toBe(false);
+    });
+
+    it('refuses a stamp below a record that was dropped since (the floor)', () => {
+      const clock = manualClock();
+      const records = new MemoryRecords(10, clock.now);
+      liveFor(records, clock.now(), 100);
+      const stamp = records.current;
+      const tick = records.invalidate(['a']);
+      clock.advance(100);
       expect(records.get('a')).toBe(tick);
-      clock.advance(1);
-      expect(records.get('a')).toBeUndefined();
+      expect(records.size).toBe(0);
+      expect(records.admit(stamp, ['b'], clock.now() + 1000)).toBe(false);
+      expect(records.admit(tick, ['b'], clock.now() + 1000)).toBe(true);
+    });
+
+    it('a refused entry does not lengthen the lifetime of later records', () => {
+      const clock = manualClock();
+      const records = new MemoryRecords(10, clock.now);
+      liveFor(records, clock.now(), 100);
+      const stamp = records.current;
+      records.invalidate(['a']);
+      expect(records.admit(stamp, ['a'], clock.now() + 60_000)).toBe(false);
+      records.invalidate(['b']);
+      clock.advance(100);
+      records.get('b');
+      expect(records.size).toBe(1);
     });
   });
 
   describe('bounded in number', () => {
-    it('holds at most maxRecords, dropping the longest-unwritten first', () => {
+    it('holds at most maxRecords, dropping the longest-uninvalidated first and raising the floor to its tick', () => {
       const clock = manualClock();
       const records = new MemoryRecords(3, clock.now);
-      const later = clock.now() + 60_000;
-      records.ensure('a', 1, later);
-      records.ensure('b', 1, later);
-      records.ensure('c', 1, later);
-      // A write makes a record the youngest; a read or an invalidation does not.
-      records.ensure('a', 1, later);
-      records.get('b');
+      liveFor(records, clock.now(), 60_000);
+      const a = records.invalidate(['a']);
       records.invalidate(['b']);
-      records.ensure('d', 1, later);
+      const c = records.invalidate(['c']);
+      // An invalidation makes a record the youngest; a read does not.
+      const a2 = records.invalidate(['a']);
+      records.get('b');
+      const b = records.invalidate(['b']);
+      const d = records.invalidate(['d']);
       expect(records.size).toBe(3);
-      expect(records.get('b')).toBeUndefined();
-      expect(records.get('a')).toBe(1);
-      expect(records.get('c')).toBe(1);
-      expect(records.get('d')).toBe(1);
-      records.ensure('e', 1, later);
-      expect(records.get('c')).toBeUndefined();
+      expect(records.floor).toBe(c);
+      expect(records.get('c')).toBe(c);
+      expect(records.get('a')).toBe(a2);
+      expect(records.get('b')).toBe(b);
+      expect(records.get('d')).toBe(d);
+      expect(a).toBeLessThan(c);
+      records.invalidate(['e']);
+      expect(records.floor).toBe(a2);
       expect(records.size).toBe(3);
     });
 
     it('counts a record dropped by expiry out of the bound', () => {
       const clock = manualClock();
       const records = new MemoryRecords(2, clock.now);
-      records.ensure('short', 1, clock.now() + 10);
-      records.ensure('long', 1, clock.now() + 60_000);
+      liveFor(records, clock.now(), 10);
+      const short = records.invalidate(['short']);
       clock.advance(10);
-      expect(records.get('short')).toBeUndefined();
-      records.ensure('new', 1, clock.now() + 60_000);
+      liveFor(records, clock.now(), 60_000);
+      const long = records.invalidate(['long']);
+      expect(records.get('short')).toBe(short);
+      const fresh = records.invalidate(['new']);
       expect(records.size).toBe(2);
-      expect(records.get('long')).toBe(1);
-      expect(records.get('new')).toBe(1);
+      expect(records.get('long')).toBe(long);
+      expect(records.get('new')).toBe(fresh);
     });
 
-    it('evicts in constant time per write: half a million writes past the bound stay fast', () => {
+    it('evicts in O(1) per invalidation: half a million past the bound keep exactly the youngest', () => {
       const clock = manualClock();
       const records = new MemoryRecords(10_000, clock.now);
-      const later = clock.now() + 60_000;
-      const started = performance.now();
-      for (let i = 0; i < 500_000; i++) records.ensure(`k${i}`, 1, later);
-      const elapsed = performance.now() - started;
+      liveFor(records, clock.now(), 60_000);
+      const ticks: number[] = [];
+      for (let i = 0; i < 500_000; i++) ticks.push(records.invalidate([`k${i}`]));
       expect(records.size).toBe(10_000);
-      expect(records.get('k499999')).toBe(1);
-      expect(records.get('k489999')).toBeUndefined();
-      expect(records.get('k490000')).toBe(1);
-      // A scan of the held records per eviction would take minutes here.
-      expect(elapsed).toBeLessThan(5000);
+      expect(records.get('k499999')).toBe(ticks[499_999]);
+      expect(records.get('k490000')).toBe(ticks[490_000]);
+      expect(records.floor).toBe(ticks[489_999]);
+      expect(queueLength(records)).toBeLessThanOrEqual(2 * 10_000 + 1024 + 1);
     });
 
-    it('keeps the queue bounded when the same records are rewritten over and over', () => {
+    it('keeps the queue bounded when the same records are invalidated over and over', () => {
       const clock = manualClock();
       const records = new MemoryRecords(1000, clock.now);
-      const later = clock.now() + 60_000;
+      liveFor(records, clock.now(), 60_000);
       let longest = 0;
       for (let i = 0; i < 200_000; i++) {
-        records.ensure(`k${i % 500}`, 1, later);
+        records.invalidate([`k${i % 500}`]);
         longest = Math.max(longest, queueLength(records));
       }
       expect(records.size).toBe(500);
+      expect(records.floor).toBe(0);
       expect(longest).toBeLessThanOrEqual(2 * 500 + 1024 + 1);
     });
 
     it('keeps the queue bounded under churn of new records past the bound', () => {
       const clock = manualClock();
       const records = new MemoryRecords(100, clock.now);
-      const later = clock.now() + 60_000;
+      liveFor(records, clock.now(), 60_000);
       let longest = 0;
       for (let i = 0; i < 200_000; i++) {
-        records.ensure(`k${i}`, 1, later);
+        records.invalidate([`k${i}`]);
         longest = Math.max(longest, queueLength(records));
       }
       expect(records.size).toBe(100);
@@ -251,7 +277,8 @@ describe('MemoryRecords', () => {
       const records = new MemoryRecords(100_000, clock.now);
       let longest = 0;
       for (let i = 0; i < 200_000; i++) {
-        records.ensure(`k${i}`, 1, clock.now() + 5);
+        liveFor(records, clock.now(), 5);
+        records.invalidate([`k${i}`]);
         clock.advance(1);
         // Readers drop what expired.
         records.get(`k${i - 5}`);
@@ -264,15 +291,19 @@ describe('MemoryRecords', () => {
     it('keeps the eviction order right across compactions', () => {
       const clock = manualClock();
       const records = new MemoryRecords(50, clock.now);
-      const later = clock.now() + 60_000;
-      for (let i = 0; i < 50; i++) records.ensure(`k${i}`, i, later);
-      // Rewrite the even ones often enough to compact the queue several times.
+      liveFor(records, clock.now(), 60_000);
+      for (let i = 0; i < 50; i++) records.invalidate([`k${i}`]);
+      // Invalidate the even ones often enough to compact the queue several times.
       for (let round = 0; round < 200; round++) {
-        for (let i = 0; i < 50; i += 2) records.ensure(`k${i}`, i, later);
+        for (let i = 0; i < 50; i += 2) records.invalidate([`k${i}`]);
       }
-      for (let i = 0; i < 25; i++) records.ensure(`new${i}`, 0, later);
+      const lastOdd = records.get('k49');
+      for (let i = 0; i < 25; i++) records.invalidate([`new${i}`]);
+      expect(records.size).toBe(50);
+      expect(records.floor).toBe(lastOdd);
       for (let i = 0; i < 50; i++) {
-        expect(records.get(`k${i}`), `k${i}`).toBe(i % 2 === 0 ? i : undefined);
+        if (i % 2 === 0) expect(records.get(`k${i}`), `k${i}`).toBeGreaterThan(lastOdd);
+        else expect(records.get(`k${i}`), `k${i}`).toBe(records.floor);
       }
       expect(records.size).toBe(50);
     });

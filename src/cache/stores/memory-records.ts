@@ -1,18 +1,24 @@
 interface RecordSlot {
   tick: number;
   expiresAt: number;
-  /** Position of the slot's latest entry in the eviction queue. */
+  /** Position of the slot's latest invalidation in the eviction queue. */
   seq: number;
 }
 
 /**
- * The invalidation clock and scope records of one process (docs/storage-model.md), bounded in number and in
- * time: a record expires with the last entry that needs it, and past `maxRecords` the longest-unwritten one
- * is dropped in O(1) (a queue of write order, with superseded positions skipped). A dropped record makes its
- * entries misses, never stale hits.
+ * The invalidation clock and scope records of one process (docs/storage-model.md, "In process"). A record is
+ * made by an invalidation only, so a miss writes none: a scope never invalidated has no record, and a missing
+ * record holds the floor, which is at least the tick of every record ever dropped. The floor rises when a record
+ * goes (expired, or dropped past `maxRecords`, the longest-uninvalidated first, in O(1)), so a lost record makes
+ * the entries older than it misses, never stale hits. A record lives until every entry written before it was
+ * made has expired (the latest grace end of any entry written so far), so a record that expires in steady
+ * traffic raises the floor past entries that are gone already.
  */
 export class MemoryRecords {
   private clock: number;
+  private floorTick = 0;
+  /** The latest `staleUntil` of any entry written so far (epoch milliseconds). */
+  private horizon = 0;
   private readonly slots = new Map<string, RecordSlot>();
   private queueKeys: string[] = [];
   private queueSeqs: number[] = [];
@@ -37,52 +43,79 @@ export class MemoryRecords {
     return this.clock;
   }
 
-  /** The tick of a record, or `undefined` when it is missing or expired (at `now`). */
-  get(key: string, now = this.now()): number | undefined {
+  /** The tick every missing record holds: entries stamped below it are misses. */
+  get floor(): number {
+    return this.floorTick;
+  }
+
+  /** The tick of a record: its own while it lives, the floor when it is missing (or expired at `now`). */
+  get(key: string, now = this.now()): number {
     const slot = this.slots.get(key);
-    if (slot === undefined) return undefined;
+    if (slot === undefined) return this.floorTick;
     if (slot.expiresAt <= now) {
-      this.slots.delete(key);
-      return undefined;
+      this.drop(key, slot);
+      return this.floorTick;
     }
     return slot.tick;
   }
 
   /**
-   * Creates a missing record at `tick`, and makes it live at least until `expiresAt`. Returns the record's tick
-   * after the call.
+   * Whether an entry stamped `tick`, depending on `keys`, may be stored: no record of them (expired or not) was
+   * invalidated after the stamp, and no record dropped since held a later tick. A stored entry then counts
+   * towards the lifetime of the records invalidations make (`staleUntil`, epoch milliseconds).
    */
-  ensure(key: string, tick: number, expiresAt: number, now = this.now()): number {
-    const slot = this.slots.get(key);
-    if (slot !== undefined && slot.expiresAt > now) {
-      if (slot.expiresAt < expiresAt) slot.expiresAt = expiresAt;
-      this.touch(key, slot);
-      return slot.tick;
+  admit(tick: number, keys: readonly string[], staleUntil: number): boolean {
+    if (tick < this.floorTick) return false;
+    for (let i = 0; i < keys.length; i++) {
+      const slot = this.slots.get(keys[i] ?? '');
+      if (slot !== undefined && slot.tick > tick) return false;
     }
-    const created = { tick, expiresAt, seq: 0 };
-    this.slots.set(key, created);
-    this.touch(key, created);
-    return tick;
+    if (staleUntil > this.horizon) this.horizon = staleUntil;
+    return true;
   }
 
-  /** Ticks the clock and moves the existing records among `keys` to the new tick. */
-  invalidate(keys: readonly string[]): number {
+  /**
+   * Ticks the clock and sets the records of `keys` to the new tick, made to live as long as the entries that
+   * may depend on them; when no entry lives any more, the floor takes the tick instead (nothing to record).
+   */
+  invalidate(keys: readonly string[], now = this.now()): number {
     const tick = ++this.clock;
-    for (const key of keys) {
-      const slot = this.get(key) === undefined ? undefined : this.slots.get(key);
-      if (slot !== undefined) slot.tick = tick;
+    if (this.horizon <= now) {
+      // Every entry is gone: only computations still running may depend on these scopes, and they are stamped
+      // below the new tick.
+      this.floorTick = tick;
+      return tick;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] ?? '';
+      let slot = this.slots.get(key);
+      if (slot === undefined) {
+        slot = { tick, expiresAt: this.horizon, seq: 0 };
+        this.slots.set(key, slot);
+      } else {
+        slot.tick = tick;
+        if (slot.expiresAt < this.horizon) slot.expiresAt = this.horizon;
+      }
+      this.touch(key, slot);
     }
     return tick;
   }
 
+  /** Forgets every record; the floor takes the clock, so nothing stamped before is valid or stored. */
   clear(): void {
     this.slots.clear();
     this.queueKeys = [];
     this.queueSeqs = [];
     this.head = 0;
+    this.floorTick = this.clock;
   }
 
-  /** Moves a record to the young end of the eviction queue, then evicts past the bound. */
+  private drop(key: string, slot: RecordSlot): void {
+    this.slots.delete(key);
+    if (slot.tick > this.floorTick) this.floorTick = slot.tick;
+  }
+
+  /** Moves a record to the young end of the eviction queue, then drops the oldest past the bound. */
   private touch(key: string, slot: RecordSlot): void {
     slot.seq = ++this.seq;
     this.queueKeys.push(key);
@@ -91,11 +124,12 @@ export class MemoryRecords {
       const oldest = this.queueKeys[this.head] ?? '';
       const seq = this.queueSeqs[this.head];
       this.head++;
-      if (this.slots.get(oldest)?.seq === seq) this.slots.delete(oldest);
+      const candidate = this.slots.get(oldest);
+      if (candidate !== undefined && candidate.seq === seq) this.drop(oldest, candidate);
     }
-    // Positions superseded by later writes or expired records pile up: drop them once they outnumber the live
-    // ones, so the queue stays O(maxRecords) at amortized O(1) per write.
-    // Positions already passed by eviction are dropped the same way once they are half the queue.
+    // Positions superseded by later invalidations or expired records pile up: drop them once they outnumber the
+    // live ones, so the queue stays O(maxRecords) at amortized O(1) per invalidation. Positions already passed by
+    // eviction are dropped the same way once they are half the queue.
     const pending = this.queueKeys.length - this.head;
     if (pending > 2 * this.slots.size + 1024 || this.head > Math.max(1024, pending)) this.compact();
   }

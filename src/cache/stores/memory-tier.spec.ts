@@ -27,14 +27,14 @@ function setup(maxEntries = 1000) {
 
 describe('MemoryTier', () => {
   describe('read', () => {
-    it('finds nothing at first: no entry, the current clock, every record missing', () => {
+    it('finds nothing at first: no entry, the current clock, every record at the floor (0)', () => {
       const { tier, space } = setup();
       const key = space.entry('users', 'users:1');
       const read = tier.read(key, true);
       expect(read.entry).toBeUndefined();
       expect(read.clock).toBe(tier.records.current);
-      expect(read.records).toEqual(key.recordKeys.map(() => undefined));
-      expect(recordsAllow(read.clock, read.records)).toBe(false);
+      expect(read.records).toEqual(key.recordKeys.map(() => 0));
+      expect(recordsAllow(read.clock, read.records)).toBe(true);
     });
 
     it('returns the entry, the clock and the ticks of the records in their order', () => {
@@ -47,7 +47,7 @@ describe('MemoryTier', () => {
       const read = tier.read(key, true);
       expect(read.entry?.tick).toBe(stamp);
       expect(read.clock).toBe(tick);
-      expect(read.records).toEqual(key.recordKeys.map((record) => (record === namespace ? tick : stamp)));
+      expect(read.records).toEqual(key.recordKeys.map((record) => (record === namespace ? tick : 0)));
     });
 
     it('leaves the entry out when it is not asked for', () => {
@@ -56,33 +56,35 @@ describe('MemoryTier', () => {
       tier.write(key, key.recordKeys, entry(tier.read(key, true).clock), TTL);
       const read = tier.read(key, false);
       expect(read.entry).toBeUndefined();
-      expect(read.records.every((record) => record !== undefined)).toBe(true);
+      expect(read.records).toHaveLength(key.recordKeys.length);
     });
 
     it('readRecords gives the ticks of any records, in order', () => {
       const { tier, space, entry } = setup();
       const tags = space.tagRecords(['a', 'b']);
       const key = space.entry('users', 'users:1');
-      const stamp = tier.read(key, true).clock;
-      tier.write(key, [...key.recordKeys, tags[0] ?? ''], entry(stamp), TTL);
-      expect(tier.readRecords(tags)).toEqual([stamp, undefined]);
+      tier.write(key, [...key.recordKeys, tags[0] ?? ''], entry(tier.read(key, true).clock), TTL);
+      const tick = tier.invalidate([tags[1] ?? '']);
+      expect(tier.readRecords(tags)).toEqual([0, tick]);
       expect(tier.readRecords([])).toEqual([]);
     });
   });
 
   describe('write', () => {
-    it('creates the missing records at the stamp when no invalidation happened since the read', () => {
+    it('stores without writing any record: a miss leaves only its entry behind', () => {
       const { tier, space, entry } = setup();
-      const key = space.entry('users', 'users:1:x', ['user:1']);
-      const stamp = tier.read(key, true).clock;
-      expect(tier.write(key, key.recordKeys, entry(stamp, 'v1'), TTL)).toBe(true);
+      for (let i = 0; i < 100; i++) {
+        const key = space.entry('users', `users:${i}:x`, [`user:${i}`]);
+        expect(tier.write(key, key.recordKeys, entry(tier.read(key, true).clock, `v${i}`), TTL)).toBe(true);
+      }
+      expect(tier.records.size).toBe(0);
+      expect(tier.store.size).toBe(100);
+      const key = space.entry('users', 'users:7:x', ['user:7']);
       const read = tier.read(key, true);
-      expect(read.records).toEqual(key.recordKeys.map(() => stamp));
-      expect(read.entry?.body).toBe('v1');
-      expect(validEntry(read.entry, read.records, 0)).toBe(read.entry);
+      expect(validEntry(read.entry, read.records, 0)?.body).toBe('v7');
     });
 
-    it('stores over present records that an invalidation elsewhere did not move', () => {
+    it('stores over records that an invalidation elsewhere moved', () => {
       const { tier, space, entry } = setup();
       const key = space.entry('users', 'users:1');
       tier.write(key, key.recordKeys, entry(tier.read(key, true).clock, 'v1'), TTL);
@@ -110,12 +112,13 @@ describe('MemoryTier', () => {
       expect(recordsAllow(after.entry?.tick ?? 0, after.records)).toBe(true);
     });
 
-    it('fences missing records at the current clock when the clock moved, and refuses', () => {
+    it('refuses a stamp older than an invalidation made while nothing was stored', () => {
       const { tier, space, entry } = setup();
       const key = space.entry('users', 'users:1');
       const stamp = tier.read(key, true).clock;
-      // The records did not exist, so the invalidation moved nothing; only the clock tells it happened.
+      // No entry lives: the invalidation keeps no record, it raises the floor.
       const tick = tier.invalidate(key.recordKeys);
+      expect(tier.records.size).toBe(0);
       expect(tier.write(key, key.recordKeys, entry(stamp), TTL)).toBe(false);
       const read = tier.read(key, true);
       expect(read.entry).toBeUndefined();
@@ -125,74 +128,49 @@ describe('MemoryTier', () => {
       expect(recordsAllow(after.entry?.tick ?? 0, after.records)).toBe(true);
     });
 
-    it('fences only the missing records and leaves the present ones at their tick', () => {
-      const { tier, space, entry } = setup();
-      const shared = space.entry('users', 'users:1');
-      const first = tier.read(shared, true).clock;
-      tier.write(shared, shared.recordKeys, entry(first), TTL);
-      const key = space.entry('users', 'users:1:deeper');
-      const stamp = tier.read(key, true).clock;
-      const tick = tier.invalidate([space.record(Scopes.namespace('other'))]);
-      expect(tier.write(key, key.recordKeys, entry(stamp), TTL)).toBe(false);
-      expect(tier.read(key, true).records).toEqual([first, first, first, tick]);
-    });
-
-    it('refuses a stamp older than a record even when the other records are missing', () => {
+    it('refuses a stamp older than a tag record of the entry', () => {
       const { tier, space, entry } = setup();
       const key = space.entry('users', 'users:1', ['t']);
-      const plain = space.entry('users', 'users:1');
+      const plain = space.entry('users', 'users:2');
       const stamp = tier.read(key, true).clock;
       tier.write(plain, plain.recordKeys, entry(stamp), TTL);
-      tier.invalidate([space.record(Scopes.all)]);
+      tier.invalidate(space.tagRecords(['t']));
+      expect(tier.write(plain, plain.recordKeys, entry(stamp), TTL)).toBe(true);
       expect(tier.write(key, key.recordKeys, entry(stamp), TTL)).toBe(false);
     });
 
-    it('makes every record live at least as long as the entry, and never shortens one', () => {
+    it('keeps the records of an invalidation while an entry written before it may live, no longer', () => {
       const { tier, space, entry, advance } = setup();
       const short = space.entry('users', 'users:short');
       const long = space.entry('users', 'users:long');
       tier.write(short, short.recordKeys, entry(tier.read(short, true).clock, 's', 1000), 1000);
       tier.write(long, long.recordKeys, entry(tier.read(long, true).clock, 'l', 5000), 5000);
-      // A shorter entry written later does not shorten the shared records.
+      // A shorter entry written later does not shorten what the records must outlive.
       const again = space.entry('users', 'users:again');
       tier.write(again, again.recordKeys, entry(tier.read(again, true).clock, 'a', 100), 100);
-      advance(1000);
-      expect(
-        tier.readRecords([space.record(Scopes.all), space.record(Scopes.namespace('users'))]),
-      ).not.toContain(undefined);
-      expect(tier.readRecords([space.record(Scopes.prefix('users', ['short']))])).toEqual([undefined]);
-      expect(tier.read(short, true).entry).toBeUndefined();
-      advance(3999);
-      expect(tier.read(long, true).records).not.toContain(undefined);
+      const tick = tier.invalidate([space.record(Scopes.prefix('users', ['short']))]);
+      advance(4999);
+      expect(tier.records.size).toBe(1);
+      expect(tier.read(long, true).entry?.body).toBe('l');
       advance(1);
-      expect(tier.read(long, true).records).toEqual(long.recordKeys.map(() => undefined));
-    });
-
-    it('extends the records of an entry that is written again', () => {
-      const { tier, space, entry, advance } = setup();
-      const key = space.entry('users', 'users:1');
-      tier.write(key, key.recordKeys, entry(tier.read(key, true).clock, 'v1', 1000), 1000);
-      advance(900);
-      tier.write(key, key.recordKeys, entry(tier.read(key, true).clock, 'v2', 1000), 1000);
-      advance(900);
-      const read = tier.read(key, true);
-      expect(read.entry?.body).toBe('v2');
-      expect(recordsAllow(read.entry?.tick ?? 0, read.records)).toBe(true);
+      expect(tier.read(long, true).entry).toBeUndefined();
+      expect(tier.readRecords([space.record(Scopes.prefix('users', ['short']))])).toEqual([tick]);
+      expect(tier.records.size).toBe(0);
     });
   });
 
   describe('invalidate', () => {
-    it('ticks the clock and moves the existing records only', () => {
+    it('ticks the clock and records exactly the targeted scopes', () => {
       const { tier, space, entry } = setup();
       const key = space.entry('users', 'users:1');
       tier.write(key, key.recordKeys, entry(tier.read(key, true).clock), TTL);
-      const absent = space.record(Scopes.namespace('nobody'));
+      const other = space.record(Scopes.namespace('nobody'));
       const namespace = space.record(Scopes.namespace('users'));
       const before = tier.read(key, true).clock;
-      const tick = tier.invalidate([namespace, absent]);
+      const tick = tier.invalidate([namespace, other]);
       expect(tick).toBe(before + 1);
-      expect(tier.readRecords([namespace, absent])).toEqual([tick, undefined]);
-      expect(tier.records.size).toBe(key.recordKeys.length);
+      expect(tier.readRecords([namespace, other, space.record(Scopes.all)])).toEqual([tick, tick, 0]);
+      expect(tier.records.size).toBe(2);
     });
 
     it('makes the entry a miss through exactly the records it targets', () => {
@@ -205,6 +183,8 @@ describe('MemoryTier', () => {
       const readFifty = tier.read(fifty, true);
       expect(validEntry(readOne.entry, readOne.records, 0)).toBeUndefined();
       expect(validEntry(readFifty.entry, readFifty.records, 0)).toBeDefined();
+      expect(tier.lookup(one)).toBeUndefined();
+      expect(tier.lookup(fifty)).toBeDefined();
     });
 
     it('reaches an entry through its tags', () => {
@@ -221,49 +201,66 @@ describe('MemoryTier', () => {
   });
 
   describe('lost records', () => {
-    it('an evicted record makes its entries misses, never hits', () => {
+    it('an evicted record makes every entry older than it a miss, never a hit', () => {
       const { tier, space, entry, now } = setup(100);
       const key = space.entry('users', 'users:1');
+      const other = space.entry('users', 'users:2');
       tier.write(key, key.recordKeys, entry(tier.read(key, true).clock), TTL);
-      // Push past the records bound (max(1000, 8 per entry)) with records written later.
-      for (let i = 0; i < 1000; i++) tier.records.ensure(`mt:@s:filler:${i}`, 0, now() + TTL);
-      const read = tier.read(key, true);
-      expect(read.entry).toBeDefined();
-      expect(read.records).toContain(undefined);
-      expect(recordsAllow(read.entry?.tick ?? 0, read.records)).toBe(false);
-      expect(validEntry(read.entry, read.records, now())).toBeUndefined();
-    });
-
-    it('an expired record makes its entry a miss even when the entry is still held', () => {
-      const { tier, space, entry, advance, now } = setup();
-      const key = space.entry('users', 'users:1');
-      // The entry claims a longer life than the write gave its records.
-      tier.write(key, key.recordKeys, entry(tier.read(key, true).clock, 'v', 10_000), 1000);
-      advance(1000);
+      tier.write(other, other.recordKeys, entry(tier.read(other, true).clock), TTL);
+      tier.invalidate([space.record(Scopes.prefix('users', ['1']))]);
+      expect(tier.lookup(key)).toBeUndefined();
+      // Push past the records bound (max(1000, 8 per entry)) with later invalidations of other scopes.
+      for (let i = 0; i < 1000; i++) tier.invalidate([`mt:@s:filler:${i}`]);
+      expect(tier.records.size).toBe(1000);
       const read = tier.read(key, true);
       expect(read.entry).toBeDefined();
       expect(validEntry(read.entry, read.records, now())).toBeUndefined();
+      expect(tier.lookup(key)).toBeUndefined();
+      // The floor passed every entry stamped before the dropped record: the untouched one is a miss too.
+      expect(tier.lookup(other)).toBeUndefined();
     });
 
-    it('the next write after a fresh read restores a lost record', () => {
+    it('a record dropped by expiry raises the floor past the entries stamped before it', () => {
+      const { tier, space, entry, advance } = setup();
+      const first = space.entry('users', 'users:1');
+      tier.write(first, first.recordKeys, entry(tier.read(first, true).clock, 'v', 1000), 1000);
+      const late = space.entry('other', 'other:2');
+      const stamp = tier.read(late, true).clock;
+      const tick = tier.invalidate([space.record(Scopes.prefix('users', ['1']))]);
+      expect(tier.write(late, late.recordKeys, entry(stamp, 'late', 10_000), 10_000)).toBe(true);
+      advance(500);
+      expect(tier.lookup(late)?.body).toBe('late');
+      advance(500);
+      expect(tier.readRecords([space.record(Scopes.prefix('users', ['1']))])).toEqual([tick]);
+      expect(tier.lookup(late)).toBeUndefined();
+      expect(tier.write(late, late.recordKeys, entry(tier.clock, 'again', 10_000), 10_000)).toBe(true);
+      expect(tier.lookup(late)?.body).toBe('again');
+    });
+
+    it('the next write after a fresh read stores again once records were lost', () => {
       const { tier, space, entry, now } = setup(100);
       const key = space.entry('users', 'users:1');
       tier.write(key, key.recordKeys, entry(tier.read(key, true).clock, 'v1'), TTL);
-      for (let i = 0; i < 1000; i++) tier.records.ensure(`mt:@s:filler:${i}`, 0, now() + TTL);
+      for (let i = 0; i < 1001; i++) tier.invalidate([`mt:@s:filler:${i}`]);
       const read = tier.read(key, true);
+      expect(validEntry(read.entry, read.records, now())).toBeUndefined();
       expect(tier.write(key, key.recordKeys, entry(read.clock, 'v2'), TTL)).toBe(true);
       const after = tier.read(key, true);
       expect(validEntry(after.entry, after.records, now())?.body).toBe('v2');
     });
   });
 
-  it('clear() forgets entries and records', () => {
+  it('clear() forgets entries and records, and refuses writes stamped before it', () => {
     const { tier, space, entry } = setup();
     const key = space.entry('users', 'users:1');
-    tier.write(key, key.recordKeys, entry(tier.read(key, true).clock), TTL);
+    const stamp = tier.read(key, true).clock;
+    tier.write(key, key.recordKeys, entry(stamp), TTL);
+    tier.invalidate([space.record(Scopes.namespace('x'))]);
     tier.clear();
     const read = tier.read(key, true);
     expect(read.entry).toBeUndefined();
-    expect(read.records).toEqual(key.recordKeys.map(() => undefined));
+    expect(tier.records.size).toBe(0);
+    expect(tier.write(key, key.recordKeys, entry(stamp), TTL)).toBe(false);
+    expect(tier.write(key, key.recordKeys, entry(read.clock), TTL)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import type { CacheTier, TierRead } from './cache-tier.interface.js';
 import { MemoryRecords } from './memory-records.js';
 import { MemoryStore } from './memory.store.js';
 
-/** Records kept per entry allowed: an entry depends on a handful, most of them shared. */
+/** Records kept per entry allowed (records are made by invalidations only; past the bound the floor rises). */
 const RECORDS_PER_ENTRY = 8;
 
 /** Entries and their invalidation metadata in this process: the memory backend, and the fallback of Redis. */
@@ -24,7 +24,7 @@ export class MemoryTier implements CacheTier {
   read(key: EntryKey, withEntry: boolean): TierRead {
     const now = this.now();
     const recordKeys = key.recordKeys;
-    const records = new Array<number | undefined>(recordKeys.length);
+    const records = new Array<number>(recordKeys.length);
     for (let i = 0; i < recordKeys.length; i++) records[i] = this.records.get(recordKeys[i] ?? '', now);
     return {
       entry: withEntry ? this.store.get(key.key) : undefined,
@@ -44,8 +44,7 @@ export class MemoryTier implements CacheTier {
     if (entry.staleUntil <= now) return undefined;
     const recordKeys = key.recordKeys;
     for (let i = 0; i < recordKeys.length; i++) {
-      const record = this.records.get(recordKeys[i] ?? '', now);
-      if (record === undefined || record > entry.tick) return undefined;
+      if (this.records.get(recordKeys[i] ?? '', now) > entry.tick) return undefined;
     }
     return entry;
   }
@@ -55,30 +54,14 @@ export class MemoryTier implements CacheTier {
     return this.records.current;
   }
 
-  readRecords(recordKeys: readonly string[]): Array<number | undefined> {
+  readRecords(recordKeys: readonly string[]): number[] {
     const now = this.now();
     return recordKeys.map((key) => this.records.get(key, now));
   }
 
   write(key: EntryKey, recordKeys: readonly string[], entry: StoredResponse, ttlMs: number): boolean {
-    const tick = entry.tick;
-    const clock = this.records.current;
-    const now = this.now();
-    const expiresAt = now + ttlMs;
-    let fenced = false;
-    for (let i = 0; i < recordKeys.length; i++) {
-      const recordKey = recordKeys[i] ?? '';
-      const record = this.records.get(recordKey, now);
-      if (record !== undefined && record > tick) return false;
-      // Missing while the clock moved: it may have been invalidated and dropped since the lookup.
-      if (record === undefined && clock !== tick) {
-        this.records.ensure(recordKey, clock, expiresAt, now);
-        fenced = true;
-      }
-    }
-    if (fenced) return false;
-    for (let i = 0; i < recordKeys.length; i++)
-      this.records.ensure(recordKeys[i] ?? '', tick, expiresAt, now);
+    // No record is written: a scope that was never invalidated needs none (docs/storage-model.md).
+    if (!this.records.admit(entry.tick, recordKeys, entry.staleUntil)) return false;
     this.store.set(key.key, entry, ttlMs);
     return true;
   }
