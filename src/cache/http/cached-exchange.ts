@@ -157,7 +157,8 @@ export class CachedExchange {
             status,
             contentType,
             body: body.binary !== undefined ? body.binary.toString('base64') : body.text,
-            ...(body.binary !== undefined ? { encoding: 'base64' as const } : {}),
+            // One shape either way (a conditional spread builds a temporary object and a slow literal).
+            encoding: body.binary !== undefined ? 'base64' : undefined,
             etag,
             vary,
           },

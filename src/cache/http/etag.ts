@@ -5,8 +5,10 @@ import { hash } from 'node:crypto';
  * after every restart.
  */
 export function strongEtag(body: string | Buffer | undefined): string {
-  // One-shot hash: no Hash object per response.
-  return `"${hash('sha1', body ?? '', 'base64url')}"`;
+  // One-shot hash: no Hash object per response. Quoted by JSON.stringify (base64url needs no escape), which
+  // makes one flat string: a concatenation would be a rope of three, kept in every entry and flattened again
+  // when Node checks the header.
+  return JSON.stringify(hash('sha1', body ?? '', 'base64url'));
 }
 
 /** `If-None-Match` evaluation (RFC 9110 13.1.2): weak comparison, `*` matches any current representation. */
