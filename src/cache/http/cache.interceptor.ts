@@ -366,7 +366,8 @@ export class CacheInterceptor implements NestInterceptor {
           : [...plan.fixedTags, ...declared];
     // Per route (so one namespace): a built key, plus its tags when it has any (JSON keeps them apart).
     const id = tags.length === 0 ? built : `${built}\n${JSON.stringify(tags)}`;
-    const known = plan.keys.get(id);
+    // An empty memo (a route whose keys never hit twice) is not asked: hashing a new key costs as much as a miss.
+    const known = plan.keys.size === 0 ? undefined : plan.keys.get(id);
     if (known !== undefined) return { key: known, id, known: true };
     return { key: this.engine.backend.keys.entry(plan.namespace, built, tags), id, known: false };
   }

@@ -74,13 +74,31 @@ export class ValueCache {
   }
 
   /** The cached value of `call`, or `compute()`'s, stored; `compute` runs at most once per key at a time. */
-  async getOrSet<T>(
+  getOrSet<T>(call: ValueCall, compute: () => T | Promise<T>, mode: AccessMode = READ_WRITE): Promise<T> {
+    if (!mode.read) return this.getOrSetFrom(call, compute, mode, undefined);
+    // A hit answered synchronously (memory, L1) resolves without another turn through an async function.
+    let acquired: Acquired | Promise<Acquired>;
+    try {
+      acquired = this.engine.acquire(call.key, call.policy, mode);
+      if (!isPromise(acquired) && acquired.kind === 'hit') {
+        const found = this.decode(acquired.entry, call);
+        if (found !== undefined) return Promise.resolve(found.value as T);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.getOrSetFrom(call, compute, mode, acquired);
+  }
+
+  /** {@link getOrSet} once the engine was asked (`acquired`), or from the start (`undefined`). */
+  private async getOrSetFrom<T>(
     call: ValueCall,
     compute: () => T | Promise<T>,
-    mode: AccessMode = READ_WRITE,
+    mode: AccessMode,
+    asked: Acquired | Promise<Acquired> | undefined,
   ): Promise<T> {
     if (!mode.read) await this.evictOwn(call);
-    const acquired = await this.acquire(call, mode);
+    const acquired = await (asked ?? this.acquire(call, mode));
     if (acquired.kind === 'hit') {
       const found = this.decode(acquired.entry, call);
       if (found !== undefined) return found.value as T;

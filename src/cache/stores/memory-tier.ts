@@ -38,10 +38,10 @@ export class MemoryTier implements CacheTier {
    * building the read's record list: the hit and miss path of the memory backend.
    */
   lookup(key: EntryKey): StoredResponse | undefined {
-    const entry = this.store.get(key.key);
-    if (entry === undefined) return undefined;
     const now = this.now();
-    if (entry.staleUntil <= now) return undefined;
+    // Past its grace at `now`, an entry is dropped by the store and not returned.
+    const entry = this.store.get(key.key, now);
+    if (entry === undefined) return undefined;
     const recordKeys = key.recordKeys;
     for (let i = 0; i < recordKeys.length; i++) {
       if (this.records.get(recordKeys[i] ?? '', now) > entry.tick) return undefined;

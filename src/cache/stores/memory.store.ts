@@ -86,12 +86,13 @@ export class MemoryStore implements CacheStore {
 
   /**
    * The entry stored under `key`, frozen and with `bodyBytes` when it has a content type, which becomes the
-   * most recently used; `undefined` when there is none or it is past `staleUntil` (it is then removed).
+   * most recently used; `undefined` when there is none or it is past `staleUntil` at `now` (it is then
+   * removed).
    */
-  get(key: string): StoredResponse | undefined {
+  get(key: string, now = this.now()): StoredResponse | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
-    if (slot.value.staleUntil <= this.now()) {
+    if (slot.value.staleUntil <= now) {
       this.remove(slot);
       return undefined;
     }
