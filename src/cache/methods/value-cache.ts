@@ -85,6 +85,8 @@ export class ValueCache {
         if (found !== undefined) return Promise.resolve(found.value as T);
       }
     } catch (error) {
+      // The caller gets the error as it was thrown, whatever it is (as from an async function).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       return Promise.reject(error);
     }
     return this.getOrSetFrom(call, compute, mode, acquired);
