@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { KeySpace, Scopes, type EntryKey } from '../engine/entry-key.js';
-import type { StoredResponse } from './cache-store.interface.js';
-import { MemoryTier } from './memory-tier.js';
-
-/** A small seeded generator (mulberry32), so that a failing sequence can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { KeySpace, Scopes, type EntryKey } from '../../src/cache/engine/entry-key.js';
+import type { StoredResponse } from '../../src/cache/stores/cache-store.interface.js';
+import { MemoryTier } from '../../src/cache/stores/memory-tier.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 interface Pending {
   readonly key: EntryKey;
@@ -27,7 +16,7 @@ interface Pending {
  * lost on the way (expiry, and the count bound under floods of invalidations of other scopes).
  */
 function run(seed: number, steps: number): { hits: number; refused: number; dropped: number } {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   let t = 1_000_000;
   const tier = new MemoryTier(50, 64 * 1024 * 1024, () => t);
