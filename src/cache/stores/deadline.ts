@@ -1,30 +1,37 @@
 import { CacheTimeoutError } from '../cache.errors.js';
 
-/** An operation waiting for its deadline: `reject` is cleared once it settled (or timed out). */
+/** An operation waiting for its deadline. */
 interface Pending {
   readonly due: number;
   readonly operation: string;
-  reject: ((error: Error) => void) | undefined;
+  readonly reject: (error: Error) => void;
 }
 
 /**
- * The deadlines of one duration. Operations end in the order they start or close to it, and all wait the same
- * time, so their deadlines are in order: one timer, armed for the oldest unsettled one, serves them all (a
- * timer per operation cost a `Timeout` and two timer-list updates on every Redis command). The timer is
- * unref'd: a deadline never keeps the process alive on its own.
+ * The deadlines of one duration. All wait the same time, so the oldest waiting operation is due first: one
+ * timer, armed for it, serves them all (a timer per operation cost a `Timeout` and two timer-list updates on
+ * every Redis command). An operation leaves the set as soon as it settles, so nothing of it outlives its
+ * command (a queue that kept settled operations until the next deadline held each one for the whole timeout,
+ * long enough for the garbage collector to copy it to the old generation). The timer is unref'd: a deadline
+ * never keeps the process alive on its own.
  */
 class DeadlineQueue {
-  private items: Pending[] = [];
-  private head = 0;
+  /** Waiting operations, oldest first (a `Set` iterates in insertion order). */
+  private readonly waiting = new Set<Pending>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ms: number) {}
 
   add(reject: (error: Error) => void, operation: string): Pending {
     const pending: Pending = { due: performance.now() + this.ms, operation, reject };
-    this.items.push(pending);
+    this.waiting.add(pending);
     if (this.timer === undefined) this.arm(pending.due);
     return pending;
+  }
+
+  /** Whether `pending` was still waiting (it has not timed out); it no longer is. */
+  settle(pending: Pending): boolean {
+    return this.waiting.delete(pending);
   }
 
   private arm(due: number): void {
@@ -35,27 +42,14 @@ class DeadlineQueue {
   private readonly expire = (): void => {
     this.timer = undefined;
     const now = performance.now();
-    const items = this.items;
-    let head = this.head;
-    for (; head < items.length; head++) {
-      const pending = items[head] as Pending;
-      const reject = pending.reject;
-      if (reject === undefined) continue;
-      if (pending.due > now) break;
-      pending.reject = undefined;
-      reject(new CacheTimeoutError(pending.operation, this.ms));
+    for (const pending of this.waiting) {
+      if (pending.due > now) {
+        this.arm(pending.due);
+        return;
+      }
+      this.waiting.delete(pending);
+      pending.reject(new CacheTimeoutError(pending.operation, this.ms));
     }
-    if (head === items.length) {
-      this.items = [];
-      this.head = 0;
-      return;
-    }
-    if (head >= 1024) {
-      this.items = items.slice(head);
-      head = 0;
-    }
-    this.head = head;
-    this.arm((this.items[head] as Pending).due);
   };
 }
 
@@ -76,15 +70,14 @@ function queueOf(ms: number): DeadlineQueue {
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const pending = queueOf(ms).add(reject, operation);
+    const queue = queueOf(ms);
+    const pending = queue.add(reject, operation);
     promise.then(
       (value) => {
-        pending.reject = undefined;
-        resolve(value);
+        if (queue.settle(pending)) resolve(value);
       },
       (error: unknown) => {
-        pending.reject = undefined;
-        reject(error instanceof Error ? error : new Error(String(error)));
+        if (queue.settle(pending)) reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
   });
