@@ -234,6 +234,20 @@ export function describeTierContract(
       expect(valid(await tier.read(key, true))).toBe(true);
     });
 
+    it("stores and invalidates an entry with 9,000 tags (past Lua's unpack limit: the Redis write then reads its records one by one)", async () => {
+      use();
+      const key = space.entry('tags', 'tags:many');
+      const names = Array.from({ length: 9000 }, (_, i) => `many:${i}`);
+      const stamp = await store(key, 'v', TTL, names);
+      const tags = space.tagRecords(names);
+      expect(recordsAllow(stamp, await tier.readRecords(tags))).toBe(true);
+      await tier.invalidate(space.tagRecords(['many:8765']));
+      expect(recordsAllow(stamp, await tier.readRecords(tags))).toBe(false);
+      // A write stamped before that invalidation is refused, whichever of its 9,000 records refuses it.
+      const records = [...key.recordKeys, ...tags];
+      expect(await tier.write(key, records, entry(stamp, 'late', TTL, { tags: names }), TTL)).toBe(false);
+    });
+
     it('invalidate ticks the clock upward; it creates no record (a cluster: only short-lived ones; in process: a floor)', async () => {
       use();
       const key = space.entry('none', 'none:1', ['t']);

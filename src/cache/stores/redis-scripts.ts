@@ -13,19 +13,23 @@ export interface RedisScript {
  */
 export const RECORD_SLACK_MS = 1000;
 
+/** Most records the write script fetches with one `MGET` (Lua's `unpack` has a limit); more: one `GET` each. */
+const MGET_RECORDS_MAX = 1000;
+
 function script(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 /**
- * Shared Lua: `tickAt()` reads a record or the clock (missing, corrupt or of another type: `nil`, and a
- * `SET` replaces it); `clockNow()` reads the clock, creating it when missing (or corrupt) at the server's time in
+ * Shared Lua: `tickAt(key, raw)` reads a record or the clock (missing, corrupt or of another type: `nil`, and a
+ * `SET` replaces it) from `raw` when the caller already fetched it (an `MGET` reply: `false` when missing or of
+ * another type), else with a `GET`; `clockNow()` reads the clock, creating it when missing (or corrupt) at the server's time in
  * microseconds, above every tick handed out before it was lost; returns the value read before (0 when missing)
  * and the value after.
  */
 const CLOCK = `
-local function tickAt(key)
-  local raw = redis.pcall('GET', key)
+local function tickAt(key, raw)
+  if raw == nil then raw = redis.pcall('GET', key) end
   if type(raw) ~= 'string' or #raw > 16 or not string.match(raw, '^%d+$') then return nil end
   local value = tonumber(raw)
   -- Beyond 2^53 a double no longer counts one by one (and JavaScript reads it as missing).
@@ -73,8 +77,12 @@ if tick == 0 or (before > 0 and tick > before) then return 0 end
 local quiet = before == tick
 local fenced = false
 local present = {}
+-- One MGET for every record (it answers nil for a key of another type, as the GET of tickAt does): a call into
+-- Redis from Lua costs more than the command itself. Past Lua's unpack limit, one GET per record.
+local raws = {}
+if #KEYS > 2 and #KEYS <= ${MGET_RECORDS_MAX} + 2 then raws = redis.call('MGET', unpack(KEYS, 3)) end
 for i = 3, #KEYS do
-  local record = tickAt(KEYS[i])
+  local record = tickAt(KEYS[i], raws[i - 2])
   if record then
     if record > tick then return 0 end
     present[i] = true
