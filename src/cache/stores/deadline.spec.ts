@@ -50,3 +50,35 @@ describe('withDeadline', () => {
     await expect(long).resolves.toBe('long timed out');
   });
 });
+
+describe('withDeadline, operations that settle out of order', () => {
+  it('times out exactly the hung ones when the oldest, the newest and the middle ones settle first', async () => {
+    const hung = new Set([1, 4, 8]);
+    const releases: Array<() => void> = [];
+    const outcomes = Array.from({ length: 10 }, (_, i) => {
+      const work = new Promise<string>((resolve) => {
+        if (!hung.has(i)) releases[i] = () => resolve(`ok ${i}`);
+      });
+      return withDeadline(work, 40, `op ${i}`).catch((e: unknown) =>
+        e instanceof CacheTimeoutError ? `timeout ${i}` : 'other',
+      );
+    });
+    for (const i of [0, 9, 5, 2, 7, 3, 6]) releases[i]?.();
+    const results = await Promise.all(outcomes);
+    expect(results).toEqual([
+      'ok 0',
+      'timeout 1',
+      'ok 2',
+      'ok 3',
+      'timeout 4',
+      'ok 5',
+      'ok 6',
+      'ok 7',
+      'timeout 8',
+      'ok 9',
+    ]);
+    // The queue is empty again: a new operation times out on its own deadline, not on a stale link.
+    await expect(withDeadline(never(), 20, 'after')).rejects.toBeInstanceOf(CacheTimeoutError);
+    await expect(withDeadline(later(1, 'v'), 40, 'after')).resolves.toBe('v');
+  });
+});
