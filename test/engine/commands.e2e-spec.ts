@@ -202,6 +202,79 @@ describe.skipIf(skip).each(ADAPTERS)('Redis commands per request, from MONITOR, 
     ).toEqual(['MGET']);
   });
 
+  /** The write script of a miss (the one client command that is not the read), with what it ran inside. */
+  const writeOf = (commands: readonly MonitoredCommand[]) => {
+    const write = clientOf(commands).find((c) => isWrite(c) && !isLockCommand(c));
+    const inside = commands.filter((c) => c.source === 'lua').map((c) => c.name);
+    return { keys: write === undefined ? [] : keysOf(write), inside };
+  };
+  const missOf = async (path: string) => {
+    let answer: Awaited<ReturnType<typeof getRow>> | undefined;
+    const commands = await log.around(async () => (answer = await getRow(engine.url, path)), {
+      expect: wroteEntry,
+    });
+    expect(answer?.cache, render(commands)).toBe('MISS');
+    return { commands, ...writeOf(commands) };
+  };
+
+  it('while its records are known to outlive the entry, a miss writes without reading or raising their expiry', async () => {
+    // The first write of this process for these records reads and raises their expiry (PTTL) ...
+    await sleep(1_200); // past what earlier writes taught this instance (records are raised to live ttl + 1 s)
+    const first = await missOf('/e/item/lifetime');
+    expect(first.inside, render(first.commands)).toContain('PTTL');
+    // ... the next misses of its records (here: the same key, invalidated) check the clock and the records in
+    // one MGET and set the entry.
+    await engine.invalidation.invalidateNamespace('ei');
+    const next = await missOf('/e/item/lifetime');
+    expect(next.inside, render(next.commands)).toEqual(['MGET', 'SET']);
+    expect(next.keys).toEqual(first.keys);
+    // Every record the entry depends on lives at least as long as the entry.
+    const [entryKey, , ...records] = next.keys;
+    const entryLeft = Number(redis.cli('PTTL', entryKey ?? ''));
+    expect(entryLeft).toBeGreaterThan(0);
+    expect(records.length).toBeGreaterThan(0);
+    for (const record of records) {
+      expect(Number(redis.cli('PTTL', record)), record).toBeGreaterThanOrEqual(entryLeft);
+    }
+    expect((await getRow(engine.url, '/e/item/lifetime')).cache).toBe('HIT');
+  });
+
+  it('a record lost after that is made again by the next miss, and its entries are hits again', async () => {
+    await missOf('/e/item/lost');
+    await engine.invalidation.invalidateNamespace('ei');
+    const warm = await missOf('/e/item/lost');
+    expect(warm.inside, render(warm.commands)).toEqual(['MGET', 'SET']);
+    const [, , ...records] = warm.keys;
+    const lost = records[records.length - 1] ?? '';
+    redis.cli('DEL', lost);
+    // The entry written before the loss is a miss now (a lost record is a miss) ...
+    const again = await missOf('/e/item/lost');
+    // ... and that miss's write is the full one, which makes the record again.
+    expect(again.inside, render(again.commands)).toContain('PTTL');
+    expect(Number(redis.cli('PTTL', lost)), lost).toBeGreaterThan(0);
+    expect((await getRow(engine.url, '/e/item/lost')).cache).toBe('HIT');
+  });
+
+  it('without the expiry checks, a write is still refused when a record moved past its stamp', async () => {
+    await missOf('/e/item/moved');
+    await engine.invalidation.invalidateNamespace('ei');
+    const gate = engine.data.hold('item:moved');
+    const pending = getRow(engine.url, '/e/item/moved');
+    await waitUntil(() => gate.arrived === 1, 10_000, 'the handler to start');
+    // Invalidated while the value is computed (after the lookup that stamped it).
+    await engine.invalidation.invalidateNamespace('ei');
+    const commands = await log.around(
+      async () => {
+        gate.release();
+        expect((await pending).cache).toBe('MISS');
+      },
+      { expect: wroteEntry },
+    );
+    // The records were read (and one had moved): the entry was not set.
+    expect(writeOf(commands).inside, render(commands)).toEqual(['MGET']);
+    expect((await getRow(engine.url, '/e/item/moved')).cache).toBe('MISS');
+  });
+
   it('100 concurrent first GETs of one key: one handler run and one write', async () => {
     const server = engine.app.getHttpServer() as Server;
     let received = 0;

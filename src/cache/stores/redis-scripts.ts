@@ -59,7 +59,8 @@ end
 
 /**
  * The write of a miss, as one command (docs/storage-model.md, "Write").
- * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 1 when the entry was stored. A
+ * KEYS: entry, clock, records... ARGV: stamp (tick), payload, ttl ms. Returns 0 when the entry was refused; when
+ * it was stored, 1 (no records) or `{1, least}`, where `least` is how many ms the shortest-lived record has left. A
  * record that must outlive the entry is made to live `ttl` + the slack (see {@link RECORD_SLACK_MS}) whenever it
  * has less than `ttl` + half the slack left, so that the writes of the next moments only read its expiry
  * (`PTTL`) instead of raising it again. The stamp is never 0: a lookup that finds no clock makes one before it
@@ -92,14 +93,53 @@ for i = 3, #KEYS do
   end
 end
 if fenced then return 0 end
+-- How long the shortest-lived record has left: the writes of the next moments need not look at them again.
+local least = nil
 for i = 3, #KEYS do
+  local left = long
   if not present[i] then
     redis.call('SET', KEYS[i], ARGV[1], 'PX', long)
-  elseif redis.call('PTTL', KEYS[i]) < enough then
-    redis.call('PEXPIRE', KEYS[i], long)
+  else
+    left = redis.call('PTTL', KEYS[i])
+    if left < enough then
+      redis.call('PEXPIRE', KEYS[i], long)
+      left = long
+    end
   end
+  if least == nil or left < least then least = left end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+if least == nil then return 1 end
+return {1, least}
+`);
+
+/**
+ * The write of a miss whose records are known to outlive the entry ({@link RecordLifetimes}): the same checks as
+ * {@link WRITE_SCRIPT} (refused when the stamp is above the clock, or a record moved past it), but no record's
+ * expiry is read or raised, and the clock and the records come from one `MGET`: two calls into Redis instead
+ * of one per record and more. KEYS and ARGV: as {@link WRITE_SCRIPT}. Returns 1 when stored, 0 when refused,
+ * -1 when the full write must run instead (the clock or a record is missing or unreadable: a missing record is
+ * made, or fenced, there; or too many records for one `MGET`).
+ */
+export const FAST_WRITE_SCRIPT = script(`
+if #KEYS > ${MGET_RECORDS_MAX} + 2 then return -1 end
+local function tickOf(raw)
+  if type(raw) ~= 'string' or #raw > 16 or not string.match(raw, '^%d+$') then return nil end
+  local value = tonumber(raw)
+  if value > 9007199254740991 then return nil end
+  return value
+end
+local raws = redis.call('MGET', unpack(KEYS, 2))
+local before = tickOf(raws[1])
+if not before or before == 0 then return -1 end
+local tick = tonumber(ARGV[1])
+if tick == 0 or tick > before then return 0 end
+for i = 2, #raws do
+  local record = tickOf(raws[i])
+  if not record then return -1 end
+  if record > tick then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `);
 

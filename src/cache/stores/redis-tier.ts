@@ -10,10 +10,18 @@ import {
   RAISE_RECORD_SCRIPT,
   INVALIDATE_SCRIPT,
   TICK_SCRIPT,
+  FAST_WRITE_SCRIPT,
   WRITE_SCRIPT,
   type RedisScript,
 } from './redis-scripts.js';
 import type { RedisCommands } from './redis.store.js';
+import { RecordLifetimes } from './record-lifetimes.js';
+
+/**
+ * How much longer than an entry its records must be known to live for a write to skip them: covers the time
+ * between taking `Date.now()` here and Redis running the write (the entry's expiry counts from then).
+ */
+const LIFETIME_MARGIN_MS = 100;
 
 /** A record or clock value: a non-negative integer, else missing (corrupt values count as lost). */
 function tickOf(raw: unknown): number | undefined {
@@ -24,10 +32,14 @@ function tickOf(raw: unknown): number | undefined {
 
 /**
  * Entries and their invalidation metadata in Redis (docs/storage-model.md). On one server a lookup is one
- * `MGET`, a miss's write one script and an invalidation one script. On a cluster, where one command may not
+ * `MGET`, a miss's write one script (a shorter one while its records are known to outlive the entry) and an
+ * invalidation one script. On a cluster, where one command may not
  * span slots, each step is split into single-key commands sent together.
  */
 export class RedisTier implements CacheTier {
+  /** How long records live, as full writes last reported (one server only; see {@link RecordLifetimes}). */
+  private readonly lifetimes = new RecordLifetimes();
+
   constructor(
     private readonly commands: RedisCommands,
     private readonly clockKey: string,
@@ -42,6 +54,7 @@ export class RedisTier implements CacheTier {
     const offset = withEntry ? 1 : 0;
     const records = new Array<number | undefined>(values.length - offset - 1);
     for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
+    this.forgetMissing(key.recordKeys, records);
     let clock = tickOf(values[offset]);
     // No clock (a new prefix, a flush, a loss): it is made before anything is computed with it as the stamp,
     // so that a loss after this read is told apart from no invalidation at all (docs/storage-model.md).
@@ -64,7 +77,9 @@ export class RedisTier implements CacheTier {
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
     if (recordKeys.length === 0) return [];
     const values = await this.commands.mGet(recordKeys as string[]);
-    return values.map(tickOf);
+    const ticks = values.map(tickOf);
+    this.forgetMissing(recordKeys, ticks);
+    return ticks;
   }
 
   async write(
@@ -78,12 +93,31 @@ export class RedisTier implements CacheTier {
     const ttl = String(Math.max(1, Math.ceil(ttlMs)));
     const payload = serializeEntry(entry);
     if (this.cluster) return this.writeAcrossSlots(recordKeys, key, entry.tick, payload, ttl);
+    const stamp = String(entry.tick);
+    const sent = Date.now();
+    if (this.lifetimes.outlive(recordKeys, sent + ttlMs + LIFETIME_MARGIN_MS)) {
+      const reply = Number(
+        await this.run(FAST_WRITE_SCRIPT, [key.key, this.clockKey, ...recordKeys], [stamp, payload, ttl]),
+      );
+      if (reply !== -1) return reply === 1;
+    }
     const reply = await this.run(
       WRITE_SCRIPT,
       [key.key, this.clockKey, ...recordKeys],
-      [String(entry.tick), payload, ttl],
+      [stamp, payload, ttl],
     );
-    return Number(reply) === 1;
+    if (!Array.isArray(reply)) return Number(reply) === 1;
+    if (Number(reply[0]) !== 1) return false;
+    this.lifetimes.learn(recordKeys, sent + Number(reply[1]));
+    return true;
+  }
+
+  /** Forgets the lifetime of every record in `keys` that a read found missing (`ticks[i]` undefined). */
+  private forgetMissing(keys: readonly string[], ticks: ReadonlyArray<number | undefined>): void {
+    if (this.lifetimes.size === 0) return;
+    for (let i = 0; i < ticks.length; i++) {
+      if (ticks[i] === undefined) this.lifetimes.forget(keys[i] ?? '');
+    }
   }
 
   /**
