@@ -33,8 +33,8 @@ function tickOf(raw: unknown): number | undefined {
 /**
  * Entries and their invalidation metadata in Redis (docs/storage-model.md). On one server a lookup is one
  * `MGET`, a miss's write one script (a shorter one while its records are known to outlive the entry) and an
- * invalidation one script. On a cluster, where one command may not
- * span slots, each step is split into single-key commands sent together.
+ * invalidation one script. On a cluster, where one command may not span slots, each step is split into
+ * single-key commands sent together.
  */
 export class RedisTier implements CacheTier {
   /** How long records live, as full writes last reported (one server only; see {@link RecordLifetimes}). */
