@@ -249,7 +249,8 @@ describe.skipIf(skip).each(ADAPTERS)('Redis commands per request, from MONITOR, 
     redis.cli('DEL', lost);
     // The entry written before the loss is a miss now (a lost record is a miss) ...
     const again = await missOf('/e/item/lost');
-    // ... and that miss's write is the full one, which makes the record again.
+    // ... whose lookup saw the loss: its one write is the full one, which makes the record again.
+    expect(lines(clientOf(again.commands).filter(isWrite)), render(again.commands)).toHaveLength(1);
     expect(again.inside, render(again.commands)).toContain('PTTL');
     expect(Number(redis.cli('PTTL', lost)), lost).toBeGreaterThan(0);
     expect((await getRow(engine.url, '/e/item/lost')).cache).toBe('HIT');

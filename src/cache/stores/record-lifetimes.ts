@@ -9,16 +9,11 @@ const MAX_KNOWN = 10_000;
  * Never a question of correctness: that write still refuses an entry whose records moved past its stamp, and
  * hands a missing record to the full write (which makes or fences it); and a lookup reads an entry's records
  * with it, so a record that is missing or moved makes the entry a miss. A wrong memo costs records that expire
- * before the entries that depend on them: more misses, never stale hits. A record a lookup found missing is
- * forgotten at once, so the next write of its entries goes through the full write.
+ * before the entries that depend on them: more misses, never stale hits. A record a read found missing is
+ * forgotten at once, so the next write of its entries is the full one.
  */
 export class RecordLifetimes {
   private readonly known = new Map<string, number>();
-
-  /** Records remembered. */
-  get size(): number {
-    return this.known.size;
-  }
 
   /** Whether every one of `keys` is known to live at least until `until`. */
   outlive(keys: readonly string[], until: number): boolean {
@@ -35,7 +30,7 @@ export class RecordLifetimes {
     for (const key of keys) this.known.set(key, until);
   }
 
-  /** A record found missing (lost, expired, never made): its entries' next write recreates it. */
+  /** A record a read found missing (lost, expired, never made): its entries' next write recreates it. */
   forget(key: string): void {
     this.known.delete(key);
   }

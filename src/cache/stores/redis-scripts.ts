@@ -121,21 +121,15 @@ return {1, least}
  * -1 when the full write must run instead (the clock or a record is missing or unreadable: a missing record is
  * made, or fenced, there; or too many records for one `MGET`).
  */
-export const FAST_WRITE_SCRIPT = script(`
+export const FAST_WRITE_SCRIPT = script(`${CLOCK}
 if #KEYS > ${MGET_RECORDS_MAX} + 2 then return -1 end
-local function tickOf(raw)
-  if type(raw) ~= 'string' or #raw > 16 or not string.match(raw, '^%d+$') then return nil end
-  local value = tonumber(raw)
-  if value > 9007199254740991 then return nil end
-  return value
-end
 local raws = redis.call('MGET', unpack(KEYS, 2))
-local before = tickOf(raws[1])
+local before = tickAt(KEYS[2], raws[1])
 if not before or before == 0 then return -1 end
 local tick = tonumber(ARGV[1])
 if tick == 0 or tick > before then return 0 end
 for i = 2, #raws do
-  local record = tickOf(raws[i])
+  local record = tickAt(KEYS[i + 1], raws[i])
   if not record then return -1 end
   if record > tick then return 0 end
 end

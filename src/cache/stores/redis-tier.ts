@@ -53,8 +53,13 @@ export class RedisTier implements CacheTier {
     const values = await this.commands.mGet(withEntry ? keys : keys.slice(1));
     const offset = withEntry ? 1 : 0;
     const records = new Array<number | undefined>(values.length - offset - 1);
-    for (let i = 0; i < records.length; i++) records[i] = tickOf(values[i + offset + 1]);
-    this.forgetMissing(key.recordKeys, records);
+    for (let i = 0; i < records.length; i++) {
+      const tick = tickOf(values[i + offset + 1]);
+      records[i] = tick;
+      // Gone since the last full write: this miss's write goes straight to the full script (one command,
+      // sent before any later read), which makes or fences the record.
+      if (tick === undefined) this.lifetimes.forget(key.recordKeys[i] ?? '');
+    }
     let clock = tickOf(values[offset]);
     // No clock (a new prefix, a flush, a loss): it is made before anything is computed with it as the stamp,
     // so that a loss after this read is told apart from no invalidation at all (docs/storage-model.md).
@@ -77,9 +82,11 @@ export class RedisTier implements CacheTier {
   async readRecords(recordKeys: readonly string[]): Promise<Array<number | undefined>> {
     if (recordKeys.length === 0) return [];
     const values = await this.commands.mGet(recordKeys as string[]);
-    const ticks = values.map(tickOf);
-    this.forgetMissing(recordKeys, ticks);
-    return ticks;
+    return values.map((raw, i) => {
+      const tick = tickOf(raw);
+      if (tick === undefined) this.lifetimes.forget(recordKeys[i] ?? '');
+      return tick;
+    });
   }
 
   async write(
@@ -100,6 +107,8 @@ export class RedisTier implements CacheTier {
         await this.run(FAST_WRITE_SCRIPT, [key.key, this.clockKey, ...recordKeys], [stamp, payload, ttl]),
       );
       if (reply !== -1) return reply === 1;
+      // A record or the clock went missing after the lookup read it: the full write makes (or fences) it, and
+      // what it reports replaces what was known.
     }
     const reply = await this.run(
       WRITE_SCRIPT,
@@ -110,14 +119,6 @@ export class RedisTier implements CacheTier {
     if (Number(reply[0]) !== 1) return false;
     this.lifetimes.learn(recordKeys, sent + Number(reply[1]));
     return true;
-  }
-
-  /** Forgets the lifetime of every record in `keys` that a read found missing (`ticks[i]` undefined). */
-  private forgetMissing(keys: readonly string[], ticks: ReadonlyArray<number | undefined>): void {
-    if (this.lifetimes.size === 0) return;
-    for (let i = 0; i < ticks.length; i++) {
-      if (ticks[i] === undefined) this.lifetimes.forget(keys[i] ?? '');
-    }
   }
 
   /**
